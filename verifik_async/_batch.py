@@ -1,0 +1,362 @@
+"""The batch runner: many calls, bounded concurrency and memory, one outcome per job."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import ClientStateError, InputError, VerifikError
+from ._stats import BatchSummary, LatencyHistogram, Progress
+
+if TYPE_CHECKING:
+    from ._client import VerifikClient
+
+__all__ = ["BatchStream", "Job", "JobsInput", "Outcome", "RateLimiter", "UnexpectedError"]
+
+logger = logging.getLogger("verifik_async")
+
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 16
+
+
+class UnexpectedError(VerifikError):
+    """A job failed with an exception that is not a VerifikError; ``__cause__`` holds it."""
+
+
+@attrs.frozen
+class Job:
+    """One unit of batch work: a request and the caller's key for it.
+
+    ``Job.failed(key, error)`` is a job known bad before any call (a manifest
+    row that could not be read, say): it yields its error as its outcome.
+    """
+
+    request: Any
+    key: Any = None
+    error: VerifikError | None = None
+
+    @classmethod
+    def failed(cls, key: Any, error: VerifikError) -> Job:
+        """A job whose outcome is ``error``, without any call."""
+        return cls(None, key, error)
+
+
+@attrs.frozen
+class Outcome(Generic[R]):
+    """What became of one job: its result or its error, never both.
+
+    ``index`` is the job's 0-based position in the input, ``key`` the key it
+    was given (or None), ``attempts`` the HTTP attempts made, ``elapsed`` the
+    seconds from its start to its end.
+    """
+
+    index: int
+    key: Any
+    result: R | None
+    error: VerifikError | None
+    attempts: int
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the job produced a result."""
+        return self.error is None
+
+    @property
+    def label(self) -> str:
+        """The summary's name for this outcome: a verdict, ``ok`` or ``error:<code>``."""
+        if self.error is not None:
+            return f"error:{self.error.code}"
+        verdict = getattr(self.result, "verdict", None)
+        return str(verdict) if verdict is not None else "ok"
+
+
+JobsInput: TypeAlias = Iterable[Any] | AsyncIterable[Any]
+
+
+class RateLimiter:
+    """At most ``rate`` starts a second on average, at most ``burst`` at once (GCRA)."""
+
+    __slots__ = ("_burst", "_interval", "_next")
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise InputError("rate", f"must be a number of calls per second > 0, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise InputError("burst", f"must be a whole number >= 1, got {burst!r}")
+        self._interval = 1.0 / rate
+        self._burst = burst
+        self._next = 0.0  # the theoretical arrival time of the next call
+
+    async def acquire(self) -> None:
+        """Wait until one more call may start."""
+        now = anyio.current_time()
+        self._next = max(self._next, now) + self._interval
+        wait = self._next - self._burst * self._interval - now
+        if wait > 0:
+            await anyio.sleep(wait)
+
+
+def _as_job(item: Any) -> Job:
+    if isinstance(item, Job):
+        return item
+    if isinstance(item, tuple) and len(item) == 2:
+        return Job(item[1], item[0])
+    return Job(item)
+
+
+def _check_positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(name, f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+class BatchStream(Generic[R]):
+    """Results of many calls as they complete; use ``async with client.stream(jobs) as results``.
+
+    ``jobs`` is any iterable or async iterable of requests, ``Job`` objects
+    or ``(key, request)`` pairs. It is pulled lazily: at most about
+    ``concurrency`` jobs plus a small buffer are held at once, so a job list
+    of any length runs in flat memory. Every job gets exactly one
+    :class:`Outcome`, with errors as values.
+
+    Args:
+        concurrency: calls in flight at once.
+        ordered: yield outcomes in input order; a slow job holds back at most
+            ``reorder_window`` later ones (default ``4 * concurrency``).
+        fail_fast: after the first failed outcome, cancel the rest and end.
+        rate: at most this many HTTP attempts per second; ``burst`` at once.
+        progress: called with a :class:`Progress` after every outcome.
+        total: the number of jobs, for progress, when ``jobs`` has no len().
+        call: ``await call(request)`` does one job; default ``client.call``.
+        timeout, retry: per-call overrides passed to every call.
+
+    Leaving the ``async with`` block early (break, error, cancellation)
+    cancels the calls in flight and starts no new ones.
+    """
+
+    def __init__(
+        self,
+        client: VerifikClient,
+        jobs: JobsInput,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = False,
+        reorder_window: int | None = None,
+        fail_fast: bool = False,
+        rate: float | None = None,
+        burst: int = 1,
+        progress: Callable[[Progress], None] | None = None,
+        total: int | None = None,
+        call: Callable[[Any], Awaitable[R]] | None = None,
+        **call_options: Any,
+    ) -> None:
+        self._client = client
+        self._jobs = jobs
+        self._concurrency = _check_positive("concurrency", concurrency)
+        self._ordered = ordered
+        self._window = _check_positive(
+            "reorder_window", reorder_window if reorder_window is not None else 4 * concurrency
+        )
+        self._fail_fast = fail_fast
+        self._limiter = RateLimiter(rate, burst) if rate is not None else None
+        self._progress = progress
+        self._total = total if total is not None else _length(jobs)
+        self._call: Callable[[Any], Awaitable[Any]] = call or self._default_call
+        self._call_options = call_options
+        self._slots = anyio.Semaphore(self._concurrency)
+        send, receive = anyio.create_memory_object_stream[Outcome[R]](self._concurrency)
+        self._send: MemoryObjectSendStream[Outcome[R]] = send
+        self._receive: MemoryObjectReceiveStream[Outcome[R]] = receive
+        self._task_group: TaskGroup | None = None
+        self._feed_scope = anyio.CancelScope()
+        self._input_error: BaseException | None = None
+        # ordered mode: finished outcomes waiting for their turn
+        self._pending: dict[int, Outcome[R]] = {}
+        self._next_to_emit = 0
+        self._emitted = anyio.Event()
+        self._emit_lock = anyio.Lock()
+        # statistics
+        self._started_at = 0.0
+        self._ended_at: float | None = None
+        self._in_flight = 0
+        self._succeeded = 0
+        self._failed = 0
+        self._counts: dict[str, int] = {}
+        self._latency = LatencyHistogram()
+        self._stopped_early = False
+
+    async def _default_call(self, request: Any) -> Any:
+        return await self._client.call(request, throttle=self._throttle, **self._call_options)
+
+    @property
+    def _throttle(self) -> Callable[[], Awaitable[None]] | None:
+        return self._limiter.acquire if self._limiter is not None else None
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None:
+            raise ClientStateError("a BatchStream can be entered only once")
+        self._started_at = time.monotonic()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._feed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None
+        if self._ended_at is None:
+            self._stopped_early = True
+        self._task_group.cancel_scope.cancel()
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._send.close()
+            self._receive.close()
+            self._ended_at = self._ended_at or time.monotonic()
+
+    def __aiter__(self) -> AsyncIterator[Outcome[R]]:
+        if self._task_group is None:
+            raise ClientStateError("use `async with client.stream(jobs) as results:` first")
+        return self
+
+    async def __anext__(self) -> Outcome[R]:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            self._ended_at = self._ended_at or time.monotonic()
+            if self._input_error is not None:
+                error, self._input_error = self._input_error, None
+                raise error from None
+            raise StopAsyncIteration from None
+
+    @property
+    def summary(self) -> BatchSummary:
+        """Counts, throughput and latency so far (final once the stream has ended)."""
+        end = self._ended_at or time.monotonic()
+        elapsed = max(end - self._started_at, 1e-9) if self._started_at else 0.0
+        done = self._succeeded + self._failed
+        return BatchSummary(
+            total=done,
+            succeeded=self._succeeded,
+            failed=self._failed,
+            counts=dict(self._counts),
+            elapsed=elapsed,
+            throughput=done / elapsed if elapsed else 0.0,
+            latency_p50=self._latency.percentile(50),
+            latency_p95=self._latency.percentile(95),
+            latency_max=self._latency.max,
+            stopped_early=self._stopped_early,
+        )
+
+    async def _feed(self) -> None:
+        with self._feed_scope:
+            await self._feed_unscoped()
+
+    async def _feed_unscoped(self) -> None:
+        async with self._send, anyio.create_task_group() as workers:
+            index = 0
+            try:
+                async for item in _aiter(self._jobs):
+                    await self._slots.acquire()
+                    if self._ordered:
+                        while index >= self._next_to_emit + self._window:
+                            await self._emitted.wait()
+                    self._in_flight += 1
+                    workers.start_soon(self._run, index, _as_job(item))
+                    index += 1
+            except Exception as exc:
+                # The job iterator itself failed: it cannot go on. Deliver what
+                # is in flight, then raise this from the iterator.
+                logger.debug("job input failed after %d jobs", index)
+                self._input_error = exc
+
+    async def _run(self, index: int, job: Job) -> None:
+        try:
+            outcome = await self._execute(index, job)
+            self._record(outcome)
+            await self._emit(outcome)
+            if self._fail_fast and outcome.error is not None:
+                # Only the feeder and its workers stop: the caller goes on
+                # reading what is buffered, this failure included.
+                self._stopped_early = True
+                self._feed_scope.cancel()
+        finally:
+            self._slots.release()
+
+    async def _execute(self, index: int, job: Job) -> Outcome[R]:
+        started = time.monotonic()
+        result: Any = None
+        error: VerifikError | None = job.error
+        if error is None:
+            try:
+                result = await self._call(job.request)
+            except VerifikError as exc:
+                error = exc
+            except Exception as exc:
+                logger.exception("job %d failed unexpectedly", index)
+                error = UnexpectedError(f"{type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+        attempts = getattr(result if error is None else error, "attempts", 0)
+        return Outcome(index, job.key, result, error, attempts, time.monotonic() - started)
+
+    def _record(self, outcome: Outcome[R]) -> None:
+        self._in_flight -= 1
+        if outcome.error is None:
+            self._succeeded += 1
+        else:
+            self._failed += 1
+        label = outcome.label
+        self._counts[label] = self._counts.get(label, 0) + 1
+        self._latency.add(outcome.elapsed)
+        if self._progress is not None:
+            self._progress(
+                Progress(
+                    done=self._succeeded + self._failed,
+                    failed=self._failed,
+                    in_flight=self._in_flight,
+                    total=self._total,
+                    elapsed=time.monotonic() - self._started_at,
+                )
+            )
+
+    async def _emit(self, outcome: Outcome[R]) -> None:
+        if not self._ordered:
+            await self._send.send(outcome)
+            return
+        self._pending[outcome.index] = outcome
+        async with self._emit_lock:
+            while (ready := self._pending.pop(self._next_to_emit, None)) is not None:
+                await self._send.send(ready)
+                self._next_to_emit += 1
+                self._emitted.set()
+                self._emitted = anyio.Event()
+
+
+def _length(jobs: Any) -> int | None:
+    try:
+        return len(jobs)
+    except TypeError:
+        return None
+
+
+async def _aiter(jobs: JobsInput) -> AsyncIterator[Any]:
+    if isinstance(jobs, AsyncIterable):
+        async for item in jobs:
+            yield item
+    else:
+        for item in jobs:
+            yield item
