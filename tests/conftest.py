@@ -12,12 +12,15 @@ import pytest
 def make_png(seed: int, size: int = 8) -> bytes:
     """A valid RGB PNG of ``size`` x ``size`` pixels whose colours depend on ``seed``."""
     rows = b"".join(
-        b"\x00" + bytes((seed * 37 + x * 11 + y * 7 + c * 101) % 256 for x in range(size) for c in range(3))
+        b"\x00"
+        + bytes((seed * 37 + x * 11 + y * 7 + c * 101) % 256 for x in range(size) for c in range(3))
         for y in range(size)
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     return (

@@ -10,7 +10,10 @@ pytestmark = pytest.mark.anyio
 
 async def test_same_image_is_verified(png) -> None:
     """A probe compared with itself scores 1.0 and liveness runs."""
-    async with EmulatorServer() as server, VerifikClient(token=server.token, base_url=server.base_url) as client:
+    async with (
+        EmulatorServer() as server,
+        VerifikClient(token=server.token, base_url=server.base_url) as client,
+    ):
         result = await client.compare_with_liveness(png(1), [png(1), png(2)], compare_min_score=0.8)
     assert result.score == 1.0
     assert result.liveness is not None

@@ -7,6 +7,7 @@ Quick start::
         print(result.verified, result.score, result.liveness_score)
 """
 
+from ._batch import BatchStream, Job, Outcome, UnexpectedError
 from ._client import VerifikClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -50,6 +51,7 @@ from ._models import (
     Verdict,
 )
 from ._retry import RetryPolicy
+from ._stats import BatchSummary, Progress
 
 __version__ = "0.1.0"
 
@@ -61,6 +63,8 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStream",
+    "BatchSummary",
     "ClientConfig",
     "ClientStateError",
     "CompareLivenessRequest",
@@ -74,11 +78,14 @@ __all__ = [
     "ImageFormat",
     "InputError",
     "InvalidImageError",
+    "Job",
     "LivenessFailedError",
     "LivenessRecord",
     "MissingParameterError",
     "NotFoundError",
+    "Outcome",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseError",
@@ -89,6 +96,7 @@ __all__ = [
     "Timeout",
     "TokenExpiredError",
     "TransportError",
+    "UnexpectedError",
     "Verdict",
     "VerifikClient",
     "VerifikError",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
 
@@ -14,18 +22,30 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import ClientStateError, InputError, VerifikError
+from ._images import Image
+from ._models import CompareLivenessRequest, coerce_gallery
 from ._stats import BatchSummary, LatencyHistogram, Progress
 
 if TYPE_CHECKING:
     from ._client import VerifikClient
 
-__all__ = ["BatchStream", "Job", "JobsInput", "Outcome", "RateLimiter", "UnexpectedError"]
+__all__ = [
+    "BatchStream",
+    "Job",
+    "JobsInput",
+    "Outcome",
+    "RateLimiter",
+    "UnexpectedError",
+    "pair_jobs",
+    "probe_jobs",
+]
 
 logger = logging.getLogger("verifik_async")
 
 R = TypeVar("R")
 
 DEFAULT_CONCURRENCY = 16
+_GALLERY_CACHE = 64
 
 
 class UnexpectedError(VerifikError):
@@ -221,8 +241,15 @@ class BatchStream(Generic[R]):
         if self._ended_at is None:
             self._stopped_early = True
         self._task_group.cancel_scope.cancel()
+        # The caller's own exception is not the workers' business: keep it out
+        # of the task group so it propagates as it is, not in an ExceptionGroup.
+        # Cancellation is passed in, so the group can tell whose it is.
+        cancelled = exc is not None and isinstance(exc, anyio.get_cancelled_exc_class())
         try:
-            return await self._task_group.__aexit__(exc_type, exc, tb)
+            if cancelled:
+                return await self._task_group.__aexit__(exc_type, exc, tb)
+            await self._task_group.__aexit__(None, None, None)
+            return None
         finally:
             self._send.close()
             self._receive.close()
@@ -360,3 +387,56 @@ async def _aiter(jobs: JobsInput) -> AsyncIterator[Any]:
     else:
         for item in jobs:
             yield item
+
+
+def probe_jobs(template: CompareLivenessRequest, probes: Any) -> Iterator[Job]:
+    """Jobs comparing each probe with ``template``'s gallery and options.
+
+    ``probes`` is an iterable of images, of ``(key, image)`` pairs, or a
+    mapping of key to image. A probe that cannot be turned into a request
+    becomes a failed job, not an exception that would end the batch.
+    """
+    items = probes.items() if isinstance(probes, Mapping) else probes
+    for item in items:
+        key, probe = item if isinstance(item, tuple) and len(item) == 2 else (None, item)
+        try:
+            yield Job(attrs.evolve(template, probe=probe), key)
+        except VerifikError as exc:
+            yield Job.failed(key, exc)
+
+
+def pair_jobs(template: CompareLivenessRequest, pairs: Any) -> Iterator[Job]:
+    """Jobs from ``(probe, gallery)`` or ``(key, probe, gallery)`` tuples, or a key -> pair mapping.
+
+    Galleries that are the same object are coerced once, so their images
+    are read and encoded once.
+    """
+    items = ((key, *pair) for key, pair in pairs.items()) if isinstance(pairs, Mapping) else pairs
+    galleries: dict[int, tuple[Any, tuple[Image, ...]]] = {}
+    for index, item in enumerate(items):
+        key: Any = None
+        try:
+            if not isinstance(item, tuple) or len(item) not in (2, 3):
+                raise InputError(
+                    f"pairs[{index}]", "must be a (probe, gallery) or (key, probe, gallery) tuple"
+                )
+            if len(item) == 3:
+                key, probe, gallery = item
+            else:
+                probe, gallery = item
+            yield Job(attrs.evolve(template, probe=probe, gallery=_shared(galleries, gallery)), key)
+        except VerifikError as exc:
+            yield Job.failed(key, exc)
+
+
+def _shared(cache: dict[int, tuple[Any, tuple[Image, ...]]], gallery: Any) -> tuple[Image, ...]:
+    # Keyed by identity, holding the object so its id cannot be reused; a
+    # small cache, since pairs usually repeat a gallery in runs.
+    entry = cache.get(id(gallery))
+    if entry is not None and entry[0] is gallery:
+        return entry[1]
+    images = coerce_gallery(gallery)
+    if len(cache) >= _GALLERY_CACHE:
+        cache.pop(next(iter(cache)))
+    cache[id(gallery)] = (gallery, images)
+    return images

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import Enum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 import anyio
 import attrs
@@ -24,7 +24,7 @@ from ._errors import (
     ResponseError,
     VerifikError,
 )
-from ._images import ImageInput
+from ._images import Image, ImageInput
 from ._models import OS, CompareLivenessRequest, CompareLivenessResult, GalleryInput, SearchMode
 from ._protocol import ENDPOINTS, Answer, request_body
 from ._retry import RetryPolicy, backoff_delay
@@ -231,6 +231,67 @@ class VerifikClient:
 
         return BatchStream(self, jobs, **options)
 
+    def stream_probes(
+        self,
+        probes: Iterable[ImageInput] | Iterable[tuple[Any, ImageInput]] | Mapping[Any, ImageInput],
+        gallery: GalleryInput,
+        *,
+        os: OS | str = OS.DESKTOP,
+        search_mode: SearchMode | str = SearchMode.FAST,
+        compare_min_score: float | None = None,
+        liveness_min_score: float | None = None,
+        crop_face: bool | None = None,
+        **options: Any,
+    ) -> BatchStream[CompareLivenessResult]:
+        """Compare many probes with one gallery, read and encoded once.
+
+        ``probes`` is an iterable of images, of ``(key, image)`` pairs, or a
+        mapping of key to image; it is pulled lazily. The request options are
+        checked now, before any call. Other keyword arguments go to
+        :meth:`stream`.
+        """
+        from ._batch import probe_jobs
+
+        template = CompareLivenessRequest(
+            _PLACEHOLDER,
+            gallery,
+            os=os,
+            search_mode=search_mode,
+            compare_min_score=compare_min_score,
+            liveness_min_score=liveness_min_score,
+            crop_face=crop_face,
+        )
+        return self.stream(probe_jobs(template, probes), total=_length(probes), **options)
+
+    def stream_pairs(
+        self,
+        pairs: Iterable[tuple[Any, ...]] | Mapping[Any, tuple[ImageInput, GalleryInput]],
+        *,
+        os: OS | str = OS.DESKTOP,
+        search_mode: SearchMode | str = SearchMode.FAST,
+        compare_min_score: float | None = None,
+        liveness_min_score: float | None = None,
+        crop_face: bool | None = None,
+        **options: Any,
+    ) -> BatchStream[CompareLivenessResult]:
+        """Run many ``(probe, gallery)`` or ``(key, probe, gallery)`` comparisons.
+
+        A gallery object repeated across pairs is encoded once. The request
+        options are checked now; other keyword arguments go to :meth:`stream`.
+        """
+        from ._batch import pair_jobs
+
+        template = CompareLivenessRequest(
+            _PLACEHOLDER,
+            _PLACEHOLDER,
+            os=os,
+            search_mode=search_mode,
+            compare_min_score=compare_min_score,
+            liveness_min_score=liveness_min_score,
+            crop_face=crop_face,
+        )
+        return self.stream(pair_jobs(template, pairs), total=_length(pairs), **options)
+
     async def prepare(self, request: Any) -> bytes:
         """Check and encode a request's images, then return its JSON body.
 
@@ -320,6 +381,17 @@ class VerifikClient:
                     "the client is not open; use `async with VerifikClient() as client:`"
                 )
             raise ClientStateError("the client is closed")
+
+
+# Stands in for the probe of a request template; never sent.
+_PLACEHOLDER: Final = Image.from_bytes(b"placeholder")
+
+
+def _length(items: Any) -> int | None:
+    try:
+        return len(items)
+    except TypeError:
+        return None
 
 
 def _is_retryable(exc: VerifikError, policy: RetryPolicy) -> bool:

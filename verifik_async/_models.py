@@ -103,7 +103,8 @@ def _optional_score(field: str, bounds: tuple[float, float]) -> Any:
     return attrs.field(default=None, converter=convert, kw_only=True)
 
 
-def _coerce_gallery(value: Any) -> tuple[Image, ...]:
+def coerce_gallery(value: Any) -> tuple[Image, ...]:
+    """One image or an iterable of images as a non-empty tuple of Image; InputError otherwise."""
     if isinstance(value, Image | bytes | bytearray | memoryview | str) or hasattr(
         value, "__fspath__"
     ):
@@ -152,7 +153,7 @@ class CompareLivenessRequest:
     """
 
     probe: Image = attrs.field(converter=_coerce_probe)
-    gallery: tuple[Image, ...] = attrs.field(converter=_coerce_gallery)
+    gallery: tuple[Image, ...] = attrs.field(converter=coerce_gallery)
     os: OS = attrs.field(default=OS.DESKTOP, converter=_to_os, kw_only=True)
     search_mode: SearchMode = attrs.field(
         default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
