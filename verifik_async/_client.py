@@ -26,6 +26,8 @@ from ._errors import (
 )
 from ._images import Image, ImageInput
 from ._models import OS, CompareLivenessRequest, CompareLivenessResult, GalleryInput, SearchMode
+from ._face_client import FaceEndpointsMixin
+from ._face_protocol import FACE_ENDPOINTS
 from ._protocol import ENDPOINTS, Answer, request_body
 from ._retry import RetryPolicy, backoff_delay
 from ._transport import Transport
@@ -48,7 +50,7 @@ class _State(Enum):
     CLOSED = "closed"
 
 
-class VerifikClient:
+class VerifikClient(FaceEndpointsMixin):
     """An async client for Verifik's face API, used as ``async with VerifikClient() as client``.
 
     It owns one pooled aiohttp session for its lifetime: create it once (per
@@ -206,7 +208,7 @@ class VerifikClient:
         The batch runner uses this; ``throttle`` is awaited before every
         attempt (a rate limiter). Raises InputError for an unknown request type.
         """
-        endpoint = ENDPOINTS.get(type(request))
+        endpoint = _ENDPOINTS.get(type(request))
         if endpoint is None:
             raise InputError(
                 "request", f"{type(request).__name__} is not a request type this client sends"
@@ -382,6 +384,8 @@ class VerifikClient:
                 )
             raise ClientStateError("the client is closed")
 
+
+_ENDPOINTS: Final = {**ENDPOINTS, **FACE_ENDPOINTS}
 
 # Stands in for the probe of a request template; never sent.
 _PLACEHOLDER: Final = Image.from_bytes(b"placeholder")
