@@ -125,6 +125,11 @@ class VerifikClient(FaceEndpointsMixin):
     def __repr__(self) -> str:
         return f"VerifikClient(base_url={self._config.base_url!r}, state={self._state.value})"
 
+    def _replace_token(self, token: str) -> None:
+        """Use ``token`` from the next attempt on (after a renewal)."""
+        self._config = attrs.evolve(self._config, token=token)
+        self._headers["Authorization"] = f"Bearer {token}"
+
     async def __aenter__(self) -> Self:
         if self._state is _State.OPEN:
             raise ClientStateError("the client is already open")
