@@ -8,7 +8,6 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, warnings as errors (see pyproject.toml)."""
@@ -36,8 +35,15 @@ def demo(session: nox.Session) -> None:
     """The main job: a bulk batch of the example manifest against the built-in emulator."""
     session.install(".")
     session.run(
-        "python", "-m", "verifik_async", "batch", "examples/manifest.csv",
-        "--emulator", "--out", "results.jsonl", "--overwrite",
+        "python",
+        "-m",
+        "verifik_async",
+        "batch",
+        "examples/manifest.csv",
+        "--emulator",
+        "--out",
+        "results.jsonl",
+        "--overwrite",
     )
 
 
