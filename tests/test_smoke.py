@@ -18,3 +18,13 @@ async def test_same_image_is_verified(png) -> None:
     assert result.score == 1.0
     assert result.liveness is not None
     assert result.attempts == 1
+
+
+async def test_pytest_plugin_fixtures(verifik_client, verifik_emulator, png) -> None:
+    """The installed pytest plugin gives a running emulator and a client bound to it."""
+    verifik_emulator.script(png(7), score=0.97, liveness=0.9)
+    result = await verifik_client.compare_with_liveness(png(7), [png(8)], compare_min_score=0.9)
+    assert result.verified
+    assert result.score == 0.97
+    assert result.liveness_score == 0.9
+    assert len(verifik_emulator.requests) == 1
