@@ -864,3 +864,217 @@ async def test_app_runs_by_other_means(session: aiohttp.ClientSession) -> None:
     finally:
         await runner.cleanup()
     assert [record.status for record in state.requests] == [200, 413]
+
+
+# -- sibling endpoints and token renewal (issue 6) ----------------------------------------
+
+FACE_PATHS = ("compare", "compare-live", "liveness", "detect", "search", "verify")
+AT_LEAST = "must be greater than or equal to"
+AT_MOST = "must be less than or equal to"
+
+
+def sibling_body(path: str, image: bytes = RED, **extra: Any) -> dict[str, Any]:
+    """A valid body for one sibling endpoint (``extra`` overrides or adds fields)."""
+    bodies: dict[str, dict[str, Any]] = {
+        "compare": {"probe": [b64(image)], "gallery": [b64(GREEN)], "search_mode": "FAST"},
+        "compare-live": {
+            "probe": b64(image),
+            "gallery": [b64(GREEN)],
+            "os": "DESKTOP",
+            "search_mode": "FAST",
+            "liveness_min_score": 0.6,
+        },
+        "liveness": {"os": "DESKTOP", "image": b64(image)},
+        "detect": {"image": b64(image)},
+        "search": {"images": [b64(image)], "min_score": 0.5, "search_mode": "FAST"},
+        "verify": {"id": "p1", "images": [b64(image)], "min_score": 0.5, "search_mode": "FAST"},
+    }
+    return {**bodies[path], **extra}
+
+
+async def test_sibling_success_bodies(
+    server: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    """Each sibling answers the notes' data shape in the usual envelope, scores from the images."""
+    server.add_person("Red", [RED], person_id="p1")
+    data = {}
+    for path in FACE_PATHS:
+        reply = await post(session, server, sibling_body(path), path=f"face-recognition/{path}")
+        assert reply.status == 200, (path, reply.body)
+        body = reply.json()
+        assert list(body) == ["data", "signature", "id"]
+        data[path] = body["data"]
+    assert data["compare"] == {"score": comparison_score(RED, GREEN)}
+    live = liveness_score(RED)
+    expected_liveness = {"liveness_score": live, "min_score": 0.6, "passed": live > 0.6}
+    assert data["compare-live"] == {
+        "score": comparison_score(RED, GREEN),
+        "liveness": expected_liveness,
+    }
+    assert data["liveness"] == {"passed": live > 0.6, "min_score": 0.6, "liveness_score": live}
+    assert data["detect"]["face_count"] == 1
+    assert list(data["detect"]["faces"][0]) == ["bounding_box", "confidence"]
+    assert data["search"] == [
+        {"id": "p1", "name": "Red", "score": 1, "thumbnails": ["thumbnails/p1/0.jpg"]}
+    ]
+    assert data["verify"] == {"match": {"id": "p1", "name": "Red", "score": 1}}
+
+
+@pytest.mark.parametrize(
+    ("path", "required"),
+    [
+        ("compare", "missing probe\n. missing gallery\n. missing search_mode\n"),
+        (
+            "compare-live",
+            "missing probe\n. missing gallery\n. missing os\n. missing search_mode\n"
+            ". missing liveness_min_score\n",
+        ),
+        ("liveness", "missing os\n. missing image\n"),
+        ("detect", "missing image\n"),
+        ("search", "missing images\n. missing min_score\n. missing search_mode\n"),
+        ("verify", "missing id\n. missing images\n. missing min_score\n. missing search_mode\n"),
+    ],
+)
+async def test_sibling_missing_fields_are_409(
+    server: EmulatorServer, session: aiohttp.ClientSession, path: str, required: str
+) -> None:
+    """An empty body names every required field in one 409 MissingParameter."""
+    reply = await post(session, server, {}, path=f"face-recognition/{path}")
+    assert reply.status == 409
+    assert reply.json() == {"code": "MissingParameter", "message": required}
+
+
+@pytest.mark.parametrize(
+    ("path", "extra", "message"),
+    [
+        ("compare", {"probe": b64(RED)}, '"probe" must be an array'),
+        ("compare", {"compare_min_score": 0.5}, f'"compare_min_score" {AT_LEAST} 0.67'),
+        ("compare-live", {"liveness_min_score": 1.2}, f'"liveness_min_score" {AT_MOST} 1'),
+        ("liveness", {"os": "WINDOWS"}, '"os" must be one of [DESKTOP, IOS, ANDROID]'),
+        ("liveness", {"liveness_min_score": 0.5}, f'"liveness_min_score" {AT_LEAST} 0.52'),
+        ("detect", {"return_landmarks": "yes"}, '"return_landmarks" must be a boolean'),
+        ("search", {"min_score": 0.1}, '"min_score" must be greater than or equal to 0.2'),
+        ("search", {"max_results": 101}, '"max_results" must be less than or equal to 100'),
+        ("search", {"max_results": 2.5}, '"max_results" must be an integer'),
+        ("verify", {"min_score": 0.4}, '"min_score" must be greater than or equal to 0.5'),
+        ("verify", {"images": []}, '"images" must contain at least 1 items'),
+    ],
+)  # fmt: skip
+async def test_sibling_bad_values_are_409(
+    server: EmulatorServer,
+    session: aiohttp.ClientSession,
+    path: str,
+    extra: dict[str, Any],
+    message: str,
+) -> None:
+    """Out-of-range and ill-typed values get a 409 MissingParameter naming the field."""
+    reply = await post(
+        session, server, sibling_body(path, **extra), path=f"face-recognition/{path}"
+    )
+    assert reply.status == 409
+    assert reply.json() == {"code": "MissingParameter", "message": message}
+
+
+@pytest.mark.parametrize("path", FACE_PATHS)
+async def test_sibling_bad_images_are_412_and_auth_applies(
+    server: EmulatorServer, session: aiohttp.ClientSession, path: str
+) -> None:
+    """A too-short image is 412 only_images_in_base64; no token is 401 on every sibling."""
+    reply = await post(
+        session, server, sibling_body(path, image=b"\x89PNG"), path=f"face-recognition/{path}"
+    )
+    assert reply.status == 412
+    assert reply.json() == {"code": "ERROR", "message": "only_images_in_base64"}
+    reply = await post(
+        session, server, sibling_body(path), token=None, path=f"face-recognition/{path}"
+    )
+    assert reply.status == 401
+
+
+async def test_scripts_key_on_the_first_image_of_list_fields(
+    server: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    """script() fixes /compare's score by its first probe and /liveness's score by its image."""
+    server.script(RED, score=0.77, liveness=0.91)
+    compare = await post(session, server, sibling_body("compare"), path="face-recognition/compare")
+    live = await post(session, server, sibling_body("liveness"), path="face-recognition/liveness")
+    assert compare.json()["data"]["score"] == 0.77
+    assert live.json()["data"]["liveness_score"] == 0.91
+    assert [r.probe_key for r in server.requests] == [probe_key(RED)] * 2
+
+
+async def test_search_ranks_persons_and_filters_collections(
+    server: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    """Search lists persons above min_score best first; a collection narrows it; unknown is 404."""
+    red = server.add_person("Red", [GREEN, RED])
+    green = server.add_person("Green", GREEN, collection_id="greens")
+    assert [person.id for person in server.persons] == [red, green]
+    body = sibling_body("search", image=GREEN, min_score=0.2)
+    ranked = (await post(session, server, body, path="face-recognition/search")).json()["data"]
+    assert [hit["id"] for hit in ranked] == sorted([red, green])
+    assert all(hit["score"] == 1 for hit in ranked)
+    body["collection_id"] = "greens"
+    narrowed = (await post(session, server, body, path="face-recognition/search")).json()["data"]
+    assert [hit["id"] for hit in narrowed] == [green]
+    body["collection_id"] = "nobody"
+    assert (await post(session, server, body, path="face-recognition/search")).status == 404
+    server.clear_persons()
+    assert server.persons == ()
+
+
+async def test_verify_below_min_score_has_no_match(
+    server: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    """Verify answers match null under min_score and 404 for an unknown person."""
+    server.add_person("Green", GREEN, person_id="p1")
+    body = sibling_body("verify", min_score=0.99)
+    reply = await post(session, server, body, path="face-recognition/verify")
+    assert reply.json()["data"] == {"match": None}
+    body["id"] = "p2"
+    assert (await post(session, server, body, path="face-recognition/verify")).status == 404
+
+
+async def test_session_renewal_issues_an_accepted_token(
+    server: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    """GET auth/session issues a JWT for expiresIn months; the new and old tokens both work."""
+    reply = await post(
+        session, server, method="GET", path="auth/session?origin=refresh&expiresIn=2"
+    )
+    assert reply.status == 200
+    data = reply.json()["data"]
+    assert data["tokenType"] == "bearer"
+    claims = json.loads(base64.urlsafe_b64decode(data["accessToken"].split(".")[1] + "=="))
+    assert abs(claims["exp"] - (time.time() + 60 * 86400)) < 60
+    assert server.accepted_tokens == (server.token, data["accessToken"])
+    for token in (data["accessToken"], "server"):
+        assert (await post(session, server, request_body(), token=token)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "missing origin\n. missing expiresIn\n"),
+        ("?origin=login&expiresIn=1", '"origin" must be one of [refresh]'),
+        ("?origin=refresh&expiresIn=soon", '"expiresIn" must be an integer'),
+        ("?origin=refresh&expiresIn=0", '"expiresIn" must be greater than or equal to 1'),
+    ],
+)
+async def test_session_renewal_checks_its_query(
+    server: EmulatorServer, session: aiohttp.ClientSession, query: str, message: str
+) -> None:
+    """A renewal without origin=refresh and a whole expiresIn >= 1 is a 409; POST is 405."""
+    reply = await post(session, server, method="GET", path="auth/session" + query)
+    assert (reply.status, reply.json()) == (409, {"code": "MissingParameter", "message": message})
+    assert server.accepted_tokens == (server.token,)
+    assert (await post(session, server, {}, path="auth/session")).status == 405
+
+
+async def test_expired_token_cannot_renew(session: aiohttp.ClientSession) -> None:
+    """A renewal with an expired token is 403 token_expired."""
+    async with EmulatorServer(token=make_jwt(time.time() - 5)) as server:
+        reply = await post(
+            session, server, method="GET", path="auth/session?origin=refresh&expiresIn=1"
+        )
+    assert (reply.status, reply.json()["message"]) == (403, "token_expired")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -14,15 +13,9 @@ from aiohttp import web
 
 from verifik_async.testing import EmulatorServer
 
+from ._readme import readme_blocks
+
 pytestmark = pytest.mark.anyio
-
-README = Path(__file__).parent.parent / "README.md"
-BLOCK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```python\n(.*?)```", re.DOTALL)
-
-
-def readme_blocks() -> dict[str, str]:
-    """The README's tested Python blocks by name."""
-    return dict(BLOCK.findall(README.read_text(encoding="utf-8")))
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ async def _run_example(code: str, server: EmulatorServer, cwd: Path) -> str:
 
 def test_the_tested_blocks_are_found() -> None:
     """The README still has every example this file runs."""
-    assert set(readme_blocks()) == {"quickstart", "aiohttp-app", "bulk-script", "worker"}
+    assert {"quickstart", "aiohttp-app", "bulk-script", "worker"} <= set(readme_blocks())
 
 
 async def test_quickstart(workdir: Path) -> None:

@@ -39,6 +39,26 @@ from ._errors import (
     TransportError,
     VerifikError,
 )
+from ._face_models import (
+    BoundingBox,
+    CompareLiveRequest,
+    CompareLiveResult,
+    CompareRequest,
+    CompareResult,
+    DetectedFace,
+    DetectRequest,
+    DetectResult,
+    FaceAttributes,
+    FaceVerdict,
+    LivenessRequest,
+    LivenessResult,
+    SearchMatch,
+    SearchRequest,
+    SearchResult,
+    VerifyMatch,
+    VerifyRequest,
+    VerifyResult,
+)
 from ._images import Image, ImageFormat
 from ._models import (
     OS,
@@ -52,6 +72,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._stats import BatchSummary, Progress
+from ._token import RenewedToken, expires_within, jwt_expiry
 
 __version__ = "0.1.0"
 
@@ -65,14 +86,24 @@ __all__ = [
     "BadRequestError",
     "BatchStream",
     "BatchSummary",
+    "BoundingBox",
     "ClientConfig",
     "ClientStateError",
+    "CompareLiveRequest",
+    "CompareLiveResult",
     "CompareLivenessRequest",
     "CompareLivenessResult",
+    "CompareRequest",
+    "CompareResult",
     "ComparisonRecord",
     "ConflictError",
     "ConnectError",
+    "DetectRequest",
+    "DetectResult",
+    "DetectedFace",
     "DuplicatedPersonError",
+    "FaceAttributes",
+    "FaceVerdict",
     "Image",
     "ImageError",
     "ImageFormat",
@@ -81,16 +112,22 @@ __all__ = [
     "Job",
     "LivenessFailedError",
     "LivenessRecord",
+    "LivenessRequest",
+    "LivenessResult",
     "MissingParameterError",
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
+    "RenewedToken",
     "RequestTimeoutError",
     "ResponseError",
     "RetryPolicy",
+    "SearchMatch",
     "SearchMode",
+    "SearchRequest",
+    "SearchResult",
     "ServerError",
     "Signature",
     "Timeout",
@@ -100,5 +137,10 @@ __all__ = [
     "Verdict",
     "VerifikClient",
     "VerifikError",
+    "VerifyMatch",
+    "VerifyRequest",
+    "VerifyResult",
     "__version__",
+    "expires_within",
+    "jwt_expiry",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -13,6 +14,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
+from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
 
@@ -155,6 +157,8 @@ class BatchStream(Generic[R]):
             ``reorder_window`` later ones (default ``4 * concurrency``).
         fail_fast: after the first failed outcome, cancel the rest and end.
         rate: at most this many HTTP attempts per second; ``burst`` at once.
+            (With a custom ``call``, only each job's first attempt is limited.)
+            Waiting for the limiter does not count in ``Outcome.elapsed``.
         progress: called with a :class:`Progress` after every outcome.
         total: the number of jobs, for progress, when ``jobs`` has no len().
         call: ``await call(request)`` does one job; default ``client.call``.
@@ -216,11 +220,30 @@ class BatchStream(Generic[R]):
         self._stopped_early = False
 
     async def _default_call(self, request: Any) -> Any:
-        return await self._client.call(request, throttle=self._throttle, **self._call_options)
+        return await self._client.call(
+            request, throttle=self._retry_throttle(), **self._call_options
+        )
 
-    @property
-    def _throttle(self) -> Callable[[], Awaitable[None]] | None:
-        return self._limiter.acquire if self._limiter is not None else None
+    def _retry_throttle(self) -> Callable[[], Awaitable[None]] | None:
+        """A throttle for the client's attempts that lets the first one through.
+
+        The runner takes the first attempt's slot itself, before the job's
+        clock starts, so that waiting for the rate limit is not counted as
+        latency; retries are calls too and take a slot each.
+        """
+        limiter = self._limiter
+        if limiter is None:
+            return None
+        first = True
+
+        async def throttle() -> None:
+            nonlocal first
+            if first:
+                first = False
+            else:
+                await limiter.acquire()
+
+        return throttle
 
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
@@ -294,22 +317,32 @@ class BatchStream(Generic[R]):
             await self._feed_unscoped()
 
     async def _feed_unscoped(self) -> None:
-        async with self._send, anyio.create_task_group() as workers:
+        async with (
+            self._send,
+            anyio.create_task_group() as workers,
+            aclosing(_aiter(self._jobs)) as jobs,
+        ):
             index = 0
-            try:
-                async for item in _aiter(self._jobs):
-                    await self._slots.acquire()
-                    if self._ordered:
-                        while index >= self._next_to_emit + self._window:
-                            await self._emitted.wait()
-                    self._in_flight += 1
-                    workers.start_soon(self._run, index, _as_job(item))
-                    index += 1
-            except Exception as exc:
-                # The job iterator itself failed: it cannot go on. Deliver what
-                # is in flight, then raise this from the iterator.
-                logger.debug("job input failed after %d jobs", index)
-                self._input_error = exc
+            while True:
+                # A job is pulled only once it can start: nothing is taken from
+                # the input that would not run if the caller stopped now.
+                await self._slots.acquire()
+                if self._ordered:
+                    while index >= self._next_to_emit + self._window:
+                        await self._emitted.wait()
+                try:
+                    item = await anext(jobs)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    # The job iterator itself failed: it cannot go on. Deliver
+                    # what is in flight, then raise this from the iterator.
+                    logger.debug("job input failed after %d jobs", index)
+                    self._input_error = exc
+                    break
+                self._in_flight += 1
+                workers.start_soon(self._run, index, _as_job(item))
+                index += 1
 
     async def _run(self, index: int, job: Job) -> None:
         try:
@@ -325,6 +358,8 @@ class BatchStream(Generic[R]):
             self._slots.release()
 
     async def _execute(self, index: int, job: Job) -> Outcome[R]:
+        if job.error is None and self._limiter is not None:
+            await self._limiter.acquire()
         started = time.monotonic()
         result: Any = None
         error: VerifikError | None = job.error
@@ -380,7 +415,7 @@ def _length(jobs: Any) -> int | None:
         return None
 
 
-async def _aiter(jobs: JobsInput) -> AsyncIterator[Any]:
+async def _aiter(jobs: JobsInput) -> AsyncGenerator[Any, None]:
     if isinstance(jobs, AsyncIterable):
         async for item in jobs:
             yield item

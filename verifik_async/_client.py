@@ -24,10 +24,10 @@ from ._errors import (
     ResponseError,
     VerifikError,
 )
-from ._images import Image, ImageInput
-from ._models import OS, CompareLivenessRequest, CompareLivenessResult, GalleryInput, SearchMode
 from ._face_client import FaceEndpointsMixin
 from ._face_protocol import FACE_ENDPOINTS
+from ._images import Image, ImageInput
+from ._models import OS, CompareLivenessRequest, CompareLivenessResult, GalleryInput, SearchMode
 from ._protocol import ENDPOINTS, Answer, request_body
 from ._retry import RetryPolicy, backoff_delay
 from ._transport import Transport
@@ -64,6 +64,7 @@ class VerifikClient(FaceEndpointsMixin):
         retry: the :class:`RetryPolicy` for every call.
         max_connections: the size of the connection pool.
         max_image_bytes: the largest image accepted (default 5 MiB).
+        max_gallery_images: the most images a gallery may hold (default 100).
         config: a whole :class:`ClientConfig`; the arguments above override it.
         session: an aiohttp session to use instead of creating one; the client
             never closes a session it was handed.
@@ -81,6 +82,7 @@ class VerifikClient(FaceEndpointsMixin):
         retry: RetryPolicy | None = None,
         max_connections: int | None = None,
         max_image_bytes: int | None = None,
+        max_gallery_images: int | None = None,
         config: ClientConfig | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -91,6 +93,7 @@ class VerifikClient(FaceEndpointsMixin):
             "retry": retry,
             "max_connections": max_connections,
             "max_image_bytes": max_image_bytes,
+            "max_gallery_images": max_gallery_images,
         }
         if config is None:
             config = ClientConfig.from_env(**overrides)
@@ -107,6 +110,7 @@ class VerifikClient(FaceEndpointsMixin):
             "Authorization": f"Bearer {config.token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
+            "User-Agent": config.user_agent,
         }
         # A 429's Retry-After holds back every call of this client, not only
         # the one that got it: hammering on would only earn more 429s.
@@ -418,7 +422,10 @@ def _is_retryable(exc: VerifikError, policy: RetryPolicy) -> bool:
 def _as_timeout(value: Timeout | float | None) -> Timeout:
     if isinstance(value, Timeout):
         return value
-    return Timeout(total=value)
+    try:
+        return Timeout(total=value)
+    except InputError as exc:
+        raise InputError("timeout", exc.problem) from None
 
 
 def _describe(outcome: VerifikError | int) -> str:

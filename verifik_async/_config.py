@@ -90,7 +90,11 @@ def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
-        raise InputError("base_url", f"must be an https:// URL, got {url!r}")
+        # Not the URL itself: it may carry credentials (user:password@host).
+        raise InputError(
+            "base_url",
+            f"must be an https:// URL with a host, got scheme {parts.scheme!r} and host {host!r}",
+        )
     if parts.scheme == "http" and not _is_loopback(host):
         raise InputError(
             "base_url",

@@ -129,6 +129,11 @@ class ResponseError(VerifikError):
         self.attempts = attempts
         self.retryable = retryable
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments defeat Exception's default pickling (batch
+        # outcomes may cross process boundaries).
+        return (_rebuild_error, (type(self), str(self), self.__dict__))
+
 
 class APIError(VerifikError):
     """The API answered with an error status.
@@ -160,12 +165,12 @@ class APIError(VerifikError):
         self.attempts = attempts
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_api_error, (type(self), self.__dict__))
+        return (_rebuild_error, (type(self), str(self), self.__dict__))
 
 
-def _rebuild_api_error(cls: type[APIError], state: dict[str, Any]) -> APIError:
+def _rebuild_error(cls: type[VerifikError], message: str, state: dict[str, Any]) -> VerifikError:
     error = cls.__new__(cls)
-    Exception.__init__(error, f"HTTP {state['status']}: {state['message']}")
+    Exception.__init__(error, message)
     error.__dict__.update(state)
     return error
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeAlias
@@ -20,6 +21,9 @@ __all__ = ["Image", "ImageFormat", "ImageInput", "sniff_format"]
 # where doing it on the event loop would stall every other request.
 _THREAD_THRESHOLD = 512 * 1024
 _SNIFF_B64_CHARS = 16  # 12 decoded bytes: enough for every signature below
+_SHORT_TEXT = 255
+_PATH_MAX = 4096
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 class ImageFormat(StrEnum):
@@ -41,8 +45,9 @@ def sniff_format(head: bytes) -> ImageFormat | None:
     return None
 
 
-def _b64_decoded_size(text: str) -> int:
-    return len(text) * 3 // 4 - text.endswith("=") - text.endswith("==")
+def _b64_decoded_size(text: str, blanks: int = 0) -> int:
+    """Decoded size of base64 ``text`` holding ``blanks`` white-space characters."""
+    return (len(text) - blanks) * 3 // 4 - text.endswith("=") - text.endswith("==")
 
 
 def _decode_head(text: str) -> bytes:
@@ -55,6 +60,16 @@ def _decode_head(text: str) -> bytes:
 
 def _looks_like_base64_image(text: str) -> bool:
     return len(text) >= _SNIFF_B64_CHARS and sniff_format(_decode_head(text)) is not None
+
+
+def _could_be_path(text: str) -> bool:
+    # Text that is image data gone wrong (base64 of a non-image, say) must not be
+    # read as a path: the "file not found" message would echo it, base64 and all.
+    # Paths hold no line breaks, fit in PATH_MAX, and long ones have a dot, dash,
+    # underscore or space somewhere; long pure-alphabet base64 has none.
+    if len(text) > _PATH_MAX or "\n" in text or "\r" in text:
+        return False
+    return len(text) <= _SHORT_TEXT or _BASE64_TEXT.fullmatch(text) is None
 
 
 class Image:
@@ -115,7 +130,8 @@ class Image:
         """Turn any accepted image input into an Image.
 
         A ``str`` is a data URI if it starts with ``data:``, base64 if it
-        decodes to an image signature, and a file path otherwise.
+        decodes to an image signature (or cannot be a path), and a file path
+        otherwise. White space around base64 or a data URI is ignored.
         """
         if isinstance(value, Image):
             return value
@@ -124,10 +140,15 @@ class Image:
         if isinstance(value, os.PathLike):
             return cls.from_path(value)
         if isinstance(value, str):
-            if not value:
+            text = value.strip()
+            if not text:
                 raise ImageError(field, "is empty")
-            if value.startswith("data:") or _looks_like_base64_image(value):
-                return cls(text=value)
+            if (
+                text.startswith("data:")
+                or _looks_like_base64_image(text)
+                or not _could_be_path(text)
+            ):
+                return cls(text=text)
             return cls.from_path(value)
         raise ImageError(
             field,
@@ -234,13 +255,16 @@ def _encode(data: bytes, field: str, max_bytes: int) -> tuple[str, ImageFormat]:
 
 
 def _check_text(text: str, field: str, max_bytes: int) -> tuple[str, ImageFormat]:
+    text = text.strip()
     if text.startswith("data:"):
         text = _strip_data_uri(text, field)
     if not text.isascii():
         raise ImageError(field, "is not valid base64 (non-ASCII characters)")
     # Decoding is the only full check of base64; the size bound comes first so
-    # an oversized string is refused without decoding it.
-    _check_size(_b64_decoded_size(text), field, max_bytes)
+    # an oversized string is refused without decoding it. Line breaks of
+    # MIME-wrapped base64 carry no data and must not count against the cap.
+    blanks = text.count("\n") + text.count("\r") + text.count(" ") + text.count("\t")
+    _check_size(_b64_decoded_size(text, blanks), field, max_bytes)
     try:
         head = binascii.a2b_base64(text, strict_mode=True)[:12]
     except binascii.Error:

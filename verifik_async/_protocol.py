@@ -102,7 +102,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if math.isnan(seconds):
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 

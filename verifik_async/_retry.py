@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import attrs
 
+from ._errors import InputError
+
 __all__ = [
     "DEFAULT_BACKOFF_INITIAL",
     "DEFAULT_BACKOFF_MAX",
@@ -26,12 +28,12 @@ DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
+        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{attribute.name} must be a number >= 0, got {value!r}")
+        raise InputError(attribute.name, f"must be a number >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Final
 
@@ -14,6 +15,9 @@ from ._protocol import Answer
 __all__ = ["Transport"]
 
 _IDLE_KEEPALIVE: Final = 30.0
+# aiohttp warns (ResourceWarning) about raw bytes bodies over 1 MiB; a gallery of a
+# few photos is that big. A BytesIO body is written in chunks that yield to the loop.
+_LARGE_BODY: Final = 2**20
 
 
 class Transport:
@@ -40,7 +44,6 @@ class Transport:
                     limit=self._config.max_connections,
                     keepalive_timeout=_IDLE_KEEPALIVE,
                 ),
-                headers={"User-Agent": self._config.user_agent},
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         elif self._session.closed:
@@ -77,11 +80,13 @@ class Transport:
         session = self._session
         if session is None:
             raise ClientStateError("the client is not open; use `async with VerifikClient()`")
+        # A fresh BytesIO per attempt: aiohttp reads it to the end, and retries resend.
+        data = io.BytesIO(body) if body is not None and len(body) > _LARGE_BODY else body
         try:
             async with session.request(
                 method,
                 url,
-                data=body,
+                data=data,
                 headers=headers,
                 timeout=self._client_timeout(timeout),
                 allow_redirects=False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import cattrs
@@ -100,9 +100,12 @@ def _structure_datetime(value: Any, _: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    # The API writes UTC ("...Z"); a stamp without an offset is UTC too, and one
+    # naive datetime among aware ones would break every comparison a caller makes.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _structure_str(value: Any, _: Any) -> str | None:

@@ -7,6 +7,10 @@ Standalone: it needs only aiohttp and attrs, and imports nothing else from
         server.inject(Fault.rate_limited(2))
         ...  # point a client at server.base_url with server.token
         assert server.requests[0].status == 429
+
+It serves compare-with-liveness and its siblings (compare, compare-live,
+liveness, detect, search, verify) and token renewal; ``server.add_person``
+stores persons for search and verify.
 """
 
 from ._emulator import (
@@ -26,6 +30,7 @@ from ._scoring import (
     ApiAnswer,
     ScoreStyle,
     SkippedLiveness,
+    StoredPerson,
     comparison_score,
     liveness_score,
     make_jwt,
@@ -46,6 +51,7 @@ __all__ = [
     "Route",
     "ScoreStyle",
     "SkippedLiveness",
+    "StoredPerson",
     "comparison_score",
     "liveness_score",
     "make_emulator_app",

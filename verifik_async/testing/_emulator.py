@@ -9,6 +9,12 @@ Every request goes through one pipeline: record it, read the body, pick a fault
 (injected queue, then probe script, then random rate), apply ``latency``, then
 either answer with the fault or route it: 404 unknown path, 405 wrong method,
 401/403 auth, 400 non-object body, then the endpoint from ``ROUTES``.
+
+Served: compare-with-liveness and its siblings (compare, compare-live,
+liveness, detect, search, verify) under ``/v2/face-recognition/``, and token
+renewal at ``GET /v2/auth/session``. Search and verify run against persons
+kept in memory (``EmulatorServer.add_person``); a renewed token is accepted
+alongside the others until it expires.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -31,21 +37,33 @@ from aiohttp import web
 
 from ._faults import Fault, FaultKind, FaultSchedule, ProbeScript
 from ._scoring import (
+    MONTH_SECONDS,
     ApiAnswer,
     ImageInfo,
+    PersonStore,
     ResponseContext,
     ScoreStyle,
     SkippedLiveness,
+    StoredPerson,
+    answer_compare,
+    answer_compare_live,
     answer_compare_with_liveness,
+    answer_detect,
+    answer_liveness,
+    answer_search,
+    answer_session,
+    answer_verify,
     check_bearer,
     decode_image,
     decode_jwt_claims,
     encode_json,
+    image_info,
     invalid_request,
     make_jwt,
     method_not_allowed,
     not_found,
     probe_key,
+    session_months,
 )
 
 __all__ = [
@@ -98,12 +116,17 @@ class RecordedRequest:
 
 @attrs.frozen
 class EndpointCall:
-    """What an endpoint function gets: the parsed body, the decoded probe, the state."""
+    """What an endpoint function gets: the parsed body, the decoded probe, the state.
+
+    ``probe`` is the route's ``probe_field`` decoded (the first image when that
+    field is an array); ``query`` the URL's query parameters.
+    """
 
     json: dict[str, Any]
     probe: ImageInfo | None
     script: ProbeScript | None
     state: EmulatorState
+    query: Mapping[str, str] = attrs.field(factory=dict)
 
 
 Endpoint = Callable[[EndpointCall], ApiAnswer]
@@ -132,6 +155,54 @@ def _compare_with_liveness(call: EndpointCall) -> ApiAnswer:
     )
 
 
+def _compare(call: EndpointCall) -> ApiAnswer:
+    script = call.script
+    return answer_compare(
+        call.json, call.state.response_context(), score=None if script is None else script.score
+    )
+
+
+def _compare_live(call: EndpointCall) -> ApiAnswer:
+    script = call.script
+    return answer_compare_live(
+        call.json,
+        call.state.response_context(),
+        probe=call.probe,
+        score=None if script is None else script.score,
+        liveness=None if script is None else script.liveness,
+    )
+
+
+def _liveness(call: EndpointCall) -> ApiAnswer:
+    script = call.script
+    return answer_liveness(
+        call.json,
+        call.state.response_context(),
+        image=call.probe,
+        liveness=None if script is None else script.liveness,
+    )
+
+
+def _detect(call: EndpointCall) -> ApiAnswer:
+    return answer_detect(call.json, call.state.response_context(), image=call.probe)
+
+
+def _search(call: EndpointCall) -> ApiAnswer:
+    return answer_search(call.json, call.state.response_context(), call.state.persons)
+
+
+def _verify(call: EndpointCall) -> ApiAnswer:
+    return answer_verify(call.json, call.state.response_context(), call.state.persons)
+
+
+def _session(call: EndpointCall) -> ApiAnswer:
+    months = session_months(call.query)
+    if isinstance(months, ApiAnswer):
+        return months
+    token = call.state.issue_token(months)
+    return answer_session(token, call.state.response_context())
+
+
 def _route_table(routes: Sequence[Route]) -> dict[str, dict[str, Route]]:
     table: dict[str, dict[str, Route]] = {}
     for route in routes:
@@ -139,10 +210,20 @@ def _route_table(routes: Sequence[Route]) -> dict[str, dict[str, Route]]:
     return table
 
 
+_FACE: Final = API_PREFIX + "face-recognition/"
+
 ROUTES: Final[tuple[Route, ...]] = (
-    Route("POST", API_PREFIX + "face-recognition/compare-with-liveness", _compare_with_liveness),
+    Route("POST", _FACE + "compare-with-liveness", _compare_with_liveness),
+    Route("POST", _FACE + "compare", _compare),
+    Route("POST", _FACE + "compare-live", _compare_live),
+    Route("POST", _FACE + "liveness", _liveness, probe_field="image"),
+    Route("POST", _FACE + "detect", _detect, probe_field="image"),
+    Route("POST", _FACE + "search", _search, probe_field="images"),
+    Route("POST", _FACE + "verify", _verify, probe_field="images"),
+    Route("GET", API_PREFIX + "auth/session", _session, json_body=False, probe_field=None),
 )
-"""The endpoints served; sibling endpoints are added here the same way."""
+"""The endpoints served. Scripts and script faults key on ``probe_field`` (its
+first image for an array): the probe, or the image of liveness and detect."""
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -170,6 +251,8 @@ class EmulatorState:
     routes: Sequence[Route] = ROUTES
     client_id: str = attrs.field(init=False)
     requests: list[RecordedRequest] = attrs.field(init=False, factory=list)
+    persons: PersonStore = attrs.field(init=False, factory=PersonStore)
+    _renewed_tokens: list[str] = attrs.field(init=False, factory=list)
     _rng: random.Random = attrs.field(init=False)
     _schedule: FaultSchedule = attrs.field(init=False, factory=FaultSchedule)
     _table: dict[str, dict[str, Route]] = attrs.field(init=False)
@@ -192,9 +275,41 @@ class EmulatorState:
 
     @property
     def accepted_token(self) -> str:
-        """The bearer token this emulator accepts."""
+        """The bearer token this emulator accepts (it was started with)."""
         assert self.token is not None  # set in __attrs_post_init__
         return self.token
+
+    @property
+    def accepted_tokens(self) -> tuple[str, ...]:
+        """Every token accepted: the first, then those issued by renewals, oldest first."""
+        return (self.accepted_token, *self._renewed_tokens)
+
+    def issue_token(self, months: int) -> str:
+        """Make a token valid for ``months`` x 30 days, for this client, and accept it too."""
+        token = make_jwt(int(time.time() + months * MONTH_SECONDS), _id=self.client_id)
+        self._renewed_tokens.append(token)
+        return token
+
+    def add_person(
+        self,
+        name: str,
+        images: Iterable[bytes | str] | bytes | str,
+        *,
+        collection_id: str | None = None,
+        person_id: str | None = None,
+    ) -> str:
+        """Store a person for search and verify; return their id (see ``EmulatorServer``)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a person needs a non-empty name")
+        items: Iterable[bytes | str] = [images] if isinstance(images, bytes | str) else images
+        infos = tuple(image_info(image) for image in items)
+        if not infos:
+            raise ValueError("a person needs at least one image")
+        if collection_id is not None and (not isinstance(collection_id, str) or not collection_id):
+            raise ValueError("collection_id must be a non-empty string or None")
+        person_id = person_id or self._object_id()
+        self.persons.add(StoredPerson(person_id, name, infos, collection_id))
+        return person_id
 
     def script(
         self,
@@ -286,13 +401,13 @@ class EmulatorState:
         if route is None:
             return method_not_allowed(request.method, list(methods))
         if route.auth:
-            problem = check_bearer(request.headers.get("Authorization"), self.accepted_token)
+            problem = check_bearer(request.headers.get("Authorization"), self.accepted_tokens)
             if problem is not None:
                 return problem
         if route.json_body and not isinstance(parsed, dict):
             return invalid_request()
         body = parsed if isinstance(parsed, dict) else {}
-        call = EndpointCall(body, probe, self._schedule.script_for(key), self)
+        call = EndpointCall(body, probe, self._schedule.script_for(key), self, dict(request.query))
         return route.endpoint(call)
 
     def _probe_field(self, path: str) -> str | None:
@@ -336,7 +451,10 @@ class EmulatorState:
             probe: ImageInfo | None = None
             field = self._probe_field(request.path)
             if field is not None and isinstance(parsed, dict):
-                probe = decode_image(parsed.get(field))
+                value = parsed.get(field)
+                if isinstance(value, list) and value:
+                    value = value[0]
+                probe = decode_image(value)
                 key = None if probe is None else probe.key
             fault = self._schedule.pick(request.path, key)
             if await self._pause(self.latency):
@@ -497,6 +615,39 @@ class EmulatorServer:
     def requests(self) -> list[RecordedRequest]:
         """Every request seen since start or ``reset()``, in arrival order."""
         return self.state.requests
+
+    @property
+    def accepted_tokens(self) -> tuple[str, ...]:
+        """Every token accepted: ``token``, then those issued by ``GET auth/session``."""
+        return self.state.accepted_tokens
+
+    @property
+    def persons(self) -> tuple[StoredPerson, ...]:
+        """The persons stored for search and verify, oldest first."""
+        return self.state.persons.all()
+
+    def add_person(
+        self,
+        name: str,
+        images: Iterable[bytes | str] | bytes | str,
+        collection_id: str | None = None,
+        *,
+        person_id: str | None = None,
+    ) -> str:
+        """Store a person that search and verify can find; return their id.
+
+        ``images`` are raw image bytes or base64 text (one, or a list; ValueError
+        if not base64). Search scores a person by the best comparison score
+        between the query images and theirs (identical bytes score 1.0). With
+        ``collection_id`` the person belongs to that collection (created on
+        first use). ``person_id`` fixes the id (default a new ObjectId-like hex).
+        Persons survive ``reset()``; ``clear_persons()`` forgets them.
+        """
+        return self.state.add_person(name, images, collection_id=collection_id, person_id=person_id)
+
+    def clear_persons(self) -> None:
+        """Forget every stored person."""
+        self.state.persons.clear()
 
     def script(
         self,

@@ -6,7 +6,11 @@ be read and tested on its own. Scores depend only on the image bytes:
 - comparison: ``1.0`` for identical bytes, else a stable value in ``[0.10, 0.97)``
   from the SHA-256 of both images (order-independent); about half of random
   pairs land at or above ``0.85``;
-- liveness: a stable value in ``[0.30, 1.00)`` from the probe's SHA-256.
+- liveness: a stable value in ``[0.30, 1.00)`` from the probe's SHA-256;
+- detect: one face per image, its box, confidence, landmarks and attributes
+  drawn from the image's SHA-256;
+- search and verify: a stored person scores the best comparison score between
+  the query images and the person's images.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeGuard
 
@@ -26,23 +30,40 @@ import attrs
 
 __all__ = [
     "COMPARE_MIN_SCORE_RANGE",
+    "DEFAULT_COMPARE_MIN_SCORE",
     "DEFAULT_LIVENESS_MIN_SCORE",
+    "DEFAULT_MAX_RESULTS",
     "LIVENESS_MIN_SCORE_RANGE",
+    "MAX_RESULTS_RANGE",
     "MIN_IMAGE_BYTES",
+    "MONTH_SECONDS",
     "OS_VALUES",
+    "SEARCH_MIN_SCORE_RANGE",
     "SEARCH_MODES",
+    "VERIFY_MIN_SCORE_RANGE",
     "ApiAnswer",
     "ImageInfo",
+    "PersonStore",
     "ResponseContext",
     "ScoreStyle",
     "SkippedLiveness",
+    "StoredPerson",
+    "answer_compare",
+    "answer_compare_live",
     "answer_compare_with_liveness",
+    "answer_detect",
+    "answer_liveness",
+    "answer_search",
+    "answer_session",
+    "answer_verify",
     "check_bearer",
     "comparison_score",
     "decode_image",
     "decode_jwt_claims",
+    "detect_face",
     "encode_json",
     "error_answer",
+    "image_info",
     "invalid_request",
     "liveness_score",
     "make_jwt",
@@ -51,6 +72,7 @@ __all__ = [
     "pair_score",
     "probe_key",
     "probe_liveness",
+    "session_months",
     "style_score",
     "validate_compare_with_liveness",
 ]
@@ -66,6 +88,13 @@ SEARCH_MODES: tuple[str, ...] = ("FAST", "ACCURATE")
 COMPARE_MIN_SCORE_RANGE: tuple[float, float] = (0.67, 0.95)
 LIVENESS_MIN_SCORE_RANGE: tuple[float, float] = (0.52, 1.0)
 DEFAULT_LIVENESS_MIN_SCORE = 0.6
+DEFAULT_COMPARE_MIN_SCORE = 0.85
+SEARCH_MIN_SCORE_RANGE: tuple[float, float] = (0.2, 1.0)
+VERIFY_MIN_SCORE_RANGE: tuple[float, float] = (0.5, 1.0)
+MAX_RESULTS_RANGE: tuple[int, int] = (1, 100)
+DEFAULT_MAX_RESULTS = 10
+MONTH_SECONDS = 30 * 24 * 3600
+"""One month of ``expiresIn``, for renewed tokens."""
 MIN_IMAGE_BYTES = 64
 """Shortest decoded image the emulator accepts; shorter ones get 412."""
 
@@ -176,6 +205,12 @@ def probe_key(probe: bytes | str) -> str:
     return hashlib.sha256(_raw_image(probe)).hexdigest()
 
 
+def image_info(image: bytes | str) -> ImageInfo:
+    """Return the ImageInfo of an image given as raw bytes or base64 text (ValueError if not)."""
+    raw = _raw_image(image)
+    return ImageInfo(hashlib.sha256(raw).digest(), len(raw))
+
+
 def _unit(digest: bytes) -> float:
     """Map a digest to a float in [0, 1)."""
     return int.from_bytes(digest[:8], "big") / 2.0**64
@@ -278,11 +313,12 @@ def decode_jwt_claims(token: str) -> dict[str, Any] | None:
 
 
 def check_bearer(
-    authorization: str | None, token: str, *, now: float | None = None
+    authorization: str | None, token: str | Iterable[str], *, now: float | None = None
 ) -> ApiAnswer | None:
     """Check an ``Authorization`` header; return the 401/403 answer, or None when accepted.
 
-    Missing or non-Bearer → 401. A decodable JWT whose ``exp`` is past → 403
+    ``token`` is the accepted token, or several (after renewals). Missing or
+    non-Bearer → 401. A decodable JWT whose ``exp`` is past → 403
     ``token_expired`` (even the server's own token). Any other foreign token → 403.
     """
     scheme, _, value = (authorization or "").partition(" ")
@@ -294,7 +330,10 @@ def check_bearer(
         exp = claims.get("exp")
         if _is_number(exp) and exp < (time.time() if now is None else now):
             return error_answer(403, "FORBIDDEN", "token_expired")
-    if not secrets.compare_digest(value.encode(), token.encode()):
+    accepted = (token,) if isinstance(token, str) else tuple(token)
+    # Compare with every token, not stopping at a hit, so timing says nothing.
+    hits = [secrets.compare_digest(value.encode(), known.encode()) for known in accepted]
+    if not any(hits):
         return error_answer(403, "Forbidden", "Access forbidden")
     return None
 
@@ -331,17 +370,21 @@ def _in_range(field: str, body: Mapping[str, Any], bounds: tuple[float, float]) 
     return None
 
 
-def _gallery_problem(gallery: object) -> str | None:
-    if not isinstance(gallery, list):
-        return '"gallery" must be an array'
-    if not gallery:
-        return '"gallery" must contain at least 1 items'
-    for index, item in enumerate(gallery):
+def _array_problem(field: str, images: object) -> str | None:
+    if not isinstance(images, list):
+        return f'"{field}" must be an array'
+    if not images:
+        return f'"{field}" must contain at least 1 items'
+    for index, item in enumerate(images):
         if not isinstance(item, str):
-            return f'"gallery[{index}]" must be a string'
+            return f'"{field}[{index}]" must be a string'
         if not item:
-            return f'"gallery[{index}]" is not allowed to be empty'
+            return f'"{field}[{index}]" is not allowed to be empty'
     return None
+
+
+def _gallery_problem(gallery: object) -> str | None:
+    return _array_problem("gallery", gallery)
 
 
 def _first_value_problem(body: Mapping[str, Any]) -> str | None:
@@ -481,6 +524,11 @@ def answer_compare_with_liveness(
         }
     elif context.skipped_liveness == "null":
         data["liveness"] = None
+    return _envelope(data, context)
+
+
+def _envelope(data: Any, context: ResponseContext) -> ApiAnswer:
+    """Return a 200 with the API's success envelope around ``data``."""
     return ApiAnswer(
         200,
         {
@@ -492,3 +540,434 @@ def answer_compare_with_liveness(
             "id": context.request_id,
         },
     )
+
+
+# -- the sibling endpoints ----------------------------------------------------------
+
+Check = Callable[[], str | None]
+
+
+def _validate(
+    body: Mapping[str, Any], required: Sequence[str], checks: Sequence[Check]
+) -> ApiAnswer | None:
+    """Return the 409 for missing fields (all named), else for the first bad value, else None."""
+    missing = [field for field in required if _is_missing(body.get(field))]
+    if missing:
+        return error_answer(
+            409, "MissingParameter", ". ".join(f"missing {field}\n" for field in missing)
+        )
+    for check in checks:
+        problem = check()
+        if problem is not None:
+            return error_answer(409, "MissingParameter", problem)
+    return None
+
+
+def _string_problem(field: str, value: object) -> str | None:
+    return None if isinstance(value, str) else f'"{field}" must be a string'
+
+
+def _optional_string(field: str, body: Mapping[str, Any]) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f'"{field}" must be a string'
+    if not value:
+        return f'"{field}" is not allowed to be empty'
+    return None
+
+
+def _optional_bool(field: str, body: Mapping[str, Any]) -> str | None:
+    if field in body and not isinstance(body[field], bool):
+        return f'"{field}" must be a boolean'
+    return None
+
+
+def _int_in_range(field: str, body: Mapping[str, Any], bounds: tuple[int, int]) -> str | None:
+    if field not in body:
+        return None
+    value = body[field]
+    if not _is_number(value) or not float(value).is_integer():
+        return f'"{field}" must be an integer'
+    low, high = bounds
+    if value < low:
+        return f'"{field}" must be greater than or equal to {low}'
+    if value > high:
+        return f'"{field}" must be less than or equal to {high}'
+    return None
+
+
+def _decode_images(values: Sequence[Any]) -> list[ImageInfo] | None:
+    """Decode every image, or None when one is not base64 or too short (a 412)."""
+    infos: list[ImageInfo] = []
+    for value in values:
+        info = decode_image(value)
+        if info is None or info.size < MIN_IMAGE_BYTES:
+            return None
+        infos.append(info)
+    return infos
+
+
+def _one_image(body: Mapping[str, Any], field: str, known: ImageInfo | None) -> ImageInfo | None:
+    info = known if known is not None else decode_image(body[field])
+    return None if info is None or info.size < MIN_IMAGE_BYTES else info
+
+
+def _best_score(probes: Sequence[ImageInfo], gallery: Sequence[ImageInfo]) -> float:
+    return max(pair_score(a.digest, b.digest) for a in probes for b in gallery)
+
+
+def answer_compare(
+    body: Mapping[str, Any], context: ResponseContext, *, score: float | None = None
+) -> ApiAnswer:
+    """Answer ``/face-recognition/compare``: ``{score}``, the best over probes x gallery.
+
+    Required: ``probe`` (an array), ``gallery``, ``search_mode``;
+    ``compare_min_score`` within 0.67-0.95. ``score`` overrides the score.
+    """
+    problem = _validate(
+        body,
+        ("probe", "gallery", "search_mode"),
+        (
+            lambda: _array_problem("probe", body["probe"]),
+            lambda: _array_problem("gallery", body["gallery"]),
+            lambda: _one_of("search_mode", body["search_mode"], SEARCH_MODES),
+            lambda: _in_range("compare_min_score", body, COMPARE_MIN_SCORE_RANGE),
+        ),
+    )
+    if problem is not None:
+        return problem
+    probes = _decode_images(body["probe"])
+    gallery = _decode_images(body["gallery"])
+    if probes is None or gallery is None:
+        return _bad_images()
+    if score is None:
+        score = _best_score(probes, gallery)
+    return _envelope({"score": style_score(score, context.score_style, 4)}, context)
+
+
+def _liveness_part(live: float, minimum: float, style: ScoreStyle) -> dict[str, Any]:
+    return {
+        "liveness_score": style_score(live, style, 2),
+        "min_score": style_score(minimum, style, 4),
+        "passed": live > minimum,
+    }
+
+
+def answer_compare_live(
+    body: Mapping[str, Any],
+    context: ResponseContext,
+    *,
+    probe: ImageInfo | None = None,
+    score: float | None = None,
+    liveness: float | None = None,
+) -> ApiAnswer:
+    """Answer ``/face-recognition/compare-live``: ``{score, liveness{...}}``.
+
+    Required: ``probe``, ``gallery``, ``os``, ``search_mode``,
+    ``liveness_min_score`` (0.52-1); ``compare_min_score`` within 0.67-0.95.
+    Liveness always runs; it passes strictly above ``liveness_min_score``.
+    """
+    problem = _validate(
+        body,
+        ("probe", "gallery", "os", "search_mode", "liveness_min_score"),
+        (
+            lambda: _one_of("os", body["os"], OS_VALUES),
+            lambda: _string_problem("probe", body["probe"]),
+            lambda: _array_problem("gallery", body["gallery"]),
+            lambda: _one_of("search_mode", body["search_mode"], SEARCH_MODES),
+            lambda: _in_range("liveness_min_score", body, LIVENESS_MIN_SCORE_RANGE),
+            lambda: _in_range("compare_min_score", body, COMPARE_MIN_SCORE_RANGE),
+        ),
+    )
+    if problem is not None:
+        return problem
+    probe_info = _one_image(body, "probe", probe)
+    gallery = _decode_images(body["gallery"])
+    if probe_info is None or gallery is None:
+        return _bad_images()
+    if score is None:
+        score = _best_score([probe_info], gallery)
+    live = probe_liveness(probe_info.digest) if liveness is None else liveness
+    style = context.score_style
+    data = {
+        "score": style_score(score, style, 4),
+        "liveness": _liveness_part(live, float(body["liveness_min_score"]), style),
+    }
+    return _envelope(data, context)
+
+
+def answer_liveness(
+    body: Mapping[str, Any],
+    context: ResponseContext,
+    *,
+    image: ImageInfo | None = None,
+    liveness: float | None = None,
+) -> ApiAnswer:
+    """Answer ``/face-recognition/liveness``: ``{passed, min_score, liveness_score}``.
+
+    Required: ``os``, ``image``; ``liveness_min_score`` within 0.52-1 (default
+    0.6); ``collection_id`` a string. ``liveness`` overrides the score.
+    """
+    problem = _validate(
+        body,
+        ("os", "image"),
+        (
+            lambda: _one_of("os", body["os"], OS_VALUES),
+            lambda: _string_problem("image", body["image"]),
+            lambda: _optional_string("collection_id", body),
+            lambda: _in_range("liveness_min_score", body, LIVENESS_MIN_SCORE_RANGE),
+        ),
+    )
+    if problem is not None:
+        return problem
+    info = _one_image(body, "image", image)
+    if info is None:
+        return _bad_images()
+    live = probe_liveness(info.digest) if liveness is None else liveness
+    minimum = float(body.get("liveness_min_score", DEFAULT_LIVENESS_MIN_SCORE))
+    part = _liveness_part(live, minimum, context.score_style)
+    data = {
+        "passed": part["passed"],
+        "min_score": part["min_score"],
+        "liveness_score": part["liveness_score"],
+    }
+    return _envelope(data, context)
+
+
+def _draw(digest: bytes, label: bytes) -> float:
+    return _unit(hashlib.sha256(label + digest).digest())
+
+
+def detect_face(
+    image: ImageInfo, *, landmarks: bool = False, attributes: bool = False
+) -> dict[str, Any]:
+    """Return the one face the emulator finds in an image, drawn from its SHA-256.
+
+    The box is at least 224x224 px; ``confidence`` is in [0.90, 1.00).
+    """
+    digest = image.digest
+    x = 25 + int(_draw(digest, b"x:") * 100)
+    y = 25 + int(_draw(digest, b"y:") * 100)
+    side = 224 + int(_draw(digest, b"side:") * 200)
+    face: dict[str, Any] = {
+        "bounding_box": {"x": x, "y": y, "width": side, "height": side},
+        "confidence": round(0.9 + _draw(digest, b"confidence:") * 0.0999, 4),
+    }
+    if landmarks:
+        eye_y, third = y + side * 0.4, side / 3
+        face["landmarks"] = {
+            "left_eye": {"x": round(x + third, 1), "y": round(eye_y, 1)},
+            "right_eye": {"x": round(x + 2 * third, 1), "y": round(eye_y, 1)},
+            "nose": {"x": round(x + side / 2, 1), "y": round(y + side * 0.6, 1)},
+            "mouth_left": {"x": round(x + third, 1), "y": round(y + side * 0.8, 1)},
+            "mouth_right": {"x": round(x + 2 * third, 1), "y": round(y + side * 0.8, 1)},
+        }
+    if attributes:
+        face["attributes"] = {
+            "age": 18 + int(_draw(digest, b"age:") * 60),
+            "gender": "female" if _draw(digest, b"gender:") < 0.5 else "male",
+        }
+    return face
+
+
+def answer_detect(
+    body: Mapping[str, Any], context: ResponseContext, *, image: ImageInfo | None = None
+) -> ApiAnswer:
+    """Answer ``/face-recognition/detect``: ``{faces[...], face_count}`` (one face per image).
+
+    Required: ``image``; ``return_landmarks`` and ``return_attributes`` booleans.
+    """
+    problem = _validate(
+        body,
+        ("image",),
+        (
+            lambda: _string_problem("image", body["image"]),
+            lambda: _optional_bool("return_landmarks", body),
+            lambda: _optional_bool("return_attributes", body),
+        ),
+    )
+    if problem is not None:
+        return problem
+    info = _one_image(body, "image", image)
+    if info is None:
+        return _bad_images()
+    face = detect_face(
+        info,
+        landmarks=body.get("return_landmarks") is True,
+        attributes=body.get("return_attributes") is True,
+    )
+    face["confidence"] = style_score(face["confidence"], context.score_style, 4)
+    return _envelope({"faces": [face], "face_count": 1}, context)
+
+
+# -- stored persons: search and verify --------------------------------------------------
+
+
+@attrs.frozen
+class StoredPerson:
+    """A person the emulator knows: id, name, the images enrolled, and the collection."""
+
+    id: str
+    name: str
+    images: tuple[ImageInfo, ...] = attrs.field(repr=lambda images: f"<{len(images)} images>")
+    collection_id: str | None = None
+
+    def score(self, probes: Sequence[ImageInfo]) -> float:
+        """Return the best comparison score between ``probes`` and this person's images."""
+        return _best_score(probes, self.images)
+
+    def thumbnails(self) -> list[str]:
+        """Return the thumbnail references the API lists for this person."""
+        return [f"thumbnails/{self.id}/{index}.jpg" for index in range(len(self.images))]
+
+
+@attrs.define
+class PersonStore:
+    """The emulator's persons, in memory (pure: no I/O)."""
+
+    _persons: dict[str, StoredPerson] = attrs.field(factory=dict)
+
+    def add(self, person: StoredPerson) -> None:
+        """Store ``person``, replacing one with the same id."""
+        self._persons[person.id] = person
+
+    def get(self, person_id: object) -> StoredPerson | None:
+        """Return the person with this id, or None."""
+        return self._persons.get(person_id) if isinstance(person_id, str) else None
+
+    def candidates(self, collection_id: str | None) -> list[StoredPerson] | None:
+        """Return every person, or those of a collection; None for an unknown collection."""
+        persons = list(self._persons.values())
+        if collection_id is None:
+            return persons
+        members = [person for person in persons if person.collection_id == collection_id]
+        return members or None
+
+    def all(self) -> tuple[StoredPerson, ...]:
+        """Return every stored person, oldest first."""
+        return tuple(self._persons.values())
+
+    def clear(self) -> None:
+        """Forget every person."""
+        self._persons.clear()
+
+    def __len__(self) -> int:
+        return len(self._persons)
+
+
+def answer_search(
+    body: Mapping[str, Any], context: ResponseContext, persons: PersonStore
+) -> ApiAnswer:
+    """Answer ``/face-recognition/search``: ``[{id, name, score, thumbnails}]``, best first.
+
+    Required: ``images`` (an array), ``min_score`` (0.2-1), ``search_mode``;
+    ``collection_id`` a string (404 when no person is in it), ``max_results``
+    an integer 1-100 (default 10). Persons scoring below ``min_score`` are left out.
+    """
+    problem = _validate(
+        body,
+        ("images", "min_score", "search_mode"),
+        (
+            lambda: _array_problem("images", body["images"]),
+            lambda: _optional_string("collection_id", body),
+            lambda: _int_in_range("max_results", body, MAX_RESULTS_RANGE),
+            lambda: _in_range("min_score", body, SEARCH_MIN_SCORE_RANGE),
+            lambda: _one_of("search_mode", body["search_mode"], SEARCH_MODES),
+        ),
+    )
+    if problem is not None:
+        return problem
+    probes = _decode_images(body["images"])
+    if probes is None:
+        return _bad_images()
+    candidates = persons.candidates(body.get("collection_id"))
+    if candidates is None:
+        return not_found()
+    minimum = float(body["min_score"])
+    scored = [(person.score(probes), person) for person in candidates]
+    hits = sorted(
+        ((score, person) for score, person in scored if round(score, 4) >= minimum),
+        key=lambda hit: (-hit[0], hit[1].id),
+    )
+    limit = int(body.get("max_results", DEFAULT_MAX_RESULTS))
+    style = context.score_style
+    data = [
+        {
+            "id": person.id,
+            "name": person.name,
+            "score": style_score(score, style, 4),
+            "thumbnails": person.thumbnails(),
+        }
+        for score, person in hits[:limit]
+    ]
+    return _envelope(data, context)
+
+
+def answer_verify(
+    body: Mapping[str, Any], context: ResponseContext, persons: PersonStore
+) -> ApiAnswer:
+    """Answer ``/face-recognition/verify``: ``{match{id, name, score}}``, or ``{match: null}``.
+
+    Required: ``id``, ``images`` (an array), ``min_score`` (0.5-1),
+    ``search_mode``; ``collection_id`` a string. An unknown person (or one not
+    in that collection) is a 404; a score below ``min_score`` gives no match.
+    """
+    problem = _validate(
+        body,
+        ("id", "images", "min_score", "search_mode"),
+        (
+            lambda: _string_problem("id", body["id"]),
+            lambda: _array_problem("images", body["images"]),
+            lambda: _in_range("min_score", body, VERIFY_MIN_SCORE_RANGE),
+            lambda: _one_of("search_mode", body["search_mode"], SEARCH_MODES),
+            lambda: _optional_string("collection_id", body),
+        ),
+    )
+    if problem is not None:
+        return problem
+    probes = _decode_images(body["images"])
+    if probes is None:
+        return _bad_images()
+    person = persons.get(body["id"])
+    collection_id = body.get("collection_id")
+    if person is None or (collection_id is not None and person.collection_id != collection_id):
+        return not_found()
+    score = person.score(probes)
+    match = None
+    if round(score, 4) >= float(body["min_score"]):
+        match = {
+            "id": person.id,
+            "name": person.name,
+            "score": style_score(score, context.score_style, 4),
+        }
+    return _envelope({"match": match}, context)
+
+
+# -- token renewal ----------------------------------------------------------------------
+
+
+def session_months(query: Mapping[str, str]) -> ApiAnswer | int:
+    """Check a renewal's query (``origin=refresh&expiresIn=N``); return N or the 409."""
+    missing = [field for field in ("origin", "expiresIn") if not query.get(field)]
+    if missing:
+        return error_answer(
+            409, "MissingParameter", ". ".join(f"missing {field}\n" for field in missing)
+        )
+    if query["origin"] != "refresh":
+        return error_answer(409, "MissingParameter", '"origin" must be one of [refresh]')
+    text = query["expiresIn"].strip()
+    if not text.isdigit():
+        return error_answer(409, "MissingParameter", '"expiresIn" must be an integer')
+    months = int(text)
+    if months < 1:
+        return error_answer(
+            409, "MissingParameter", '"expiresIn" must be greater than or equal to 1'
+        )
+    return months
+
+
+def answer_session(token: str, context: ResponseContext) -> ApiAnswer:
+    """Answer a renewal: ``{accessToken, tokenType: "bearer"}`` in the success envelope."""
+    return _envelope({"accessToken": token, "tokenType": "bearer"}, context)
