@@ -66,10 +66,14 @@ def _could_be_path(text: str) -> bool:
     # Text that is image data gone wrong (base64 of a non-image, say) must not be
     # read as a path: the "file not found" message would echo it, base64 and all.
     # Paths hold no line breaks, fit in PATH_MAX, and long ones have a dot, dash,
-    # underscore or space somewhere; long pure-alphabet base64 has none.
+    # underscore or space somewhere; long pure-alphabet base64 has none. Short
+    # text of the base64 alphabet, padded to a multiple of 4, is read as base64
+    # too (pass a pathlib.Path for such a file name).
     if len(text) > _PATH_MAX or "\n" in text or "\r" in text:
         return False
-    return len(text) <= _SHORT_TEXT or _BASE64_TEXT.fullmatch(text) is None
+    if _BASE64_TEXT.fullmatch(text) is None:
+        return True
+    return len(text) <= _SHORT_TEXT and (len(text) < _SNIFF_B64_CHARS or len(text) % 4 != 0)
 
 
 class Image:

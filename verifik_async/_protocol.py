@@ -125,7 +125,7 @@ def missing_fields(message: str) -> tuple[str, ...]:
 def _decode_json(answer: Answer) -> Any:
     try:
         return loads(answer.body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
 
 

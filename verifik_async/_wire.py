@@ -75,7 +75,10 @@ def normalise_score(value: Any, field: str) -> float:
         except ValueError:
             raise WireError(field, f"is not a number: {value[:40]!r}") from None
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise WireError(field, "is not a score: a number too large") from None
     elif value is None:
         raise WireError(field, "is missing")
     else:

@@ -90,6 +90,15 @@ _INVALID_JSON: Final = object()
 _JSON_TYPE = "application/json; charset=utf-8"
 
 
+def _redacted_headers(headers: dict[str, str]) -> str:
+    """The headers' repr with credentials masked: a failing test prints records."""
+    shown = {
+        name: "<redacted>" if name.lower() in ("authorization", "cookie") else value
+        for name, value in headers.items()
+    }
+    return repr(shown)
+
+
 @attrs.frozen
 class RecordedRequest:
     """One request the emulator saw, and what it did about it.
@@ -104,7 +113,7 @@ class RecordedRequest:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str] = attrs.field(repr=_redacted_headers)
     body: bytes | None = attrs.field(repr=lambda b: "None" if b is None else f"<{len(b)} bytes>")
     json: Any = attrs.field(repr=False)
     probe_key: str | None
