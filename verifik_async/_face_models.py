@@ -27,10 +27,10 @@ from ._models import (
     DEFAULT_LIVENESS_MIN_SCORE,
     LIVENESS_MIN_SCORE_RANGE,
     OS,
+    KycVerdictMixin,
     LivenessRecord,
     SearchMode,
     Signature,
-    Verdict,
     coerce_gallery,
     enum_field,
     score_field,
@@ -395,7 +395,7 @@ class CompareResult:
 
 
 @attrs.frozen
-class CompareLiveResult:
+class CompareLiveResult(KycVerdictMixin):
     """The answer of ``/face-recognition/compare-live``: a score and the probe's liveness.
 
     ``matched``: the score reached ``compare_min_score`` (the request's, else
@@ -411,35 +411,6 @@ class CompareLiveResult:
     response_id: str | None = None
     attempts: int = 1
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-
-    @property
-    def liveness_score(self) -> float | None:
-        """The probe's liveness score in [0, 1], or None when the API sent none."""
-        return None if self.liveness is None else self.liveness.liveness_score
-
-    @property
-    def matched(self) -> bool:
-        """Whether the probe matched the gallery."""
-        return self.score >= self.compare_min_score
-
-    @property
-    def live(self) -> bool:
-        """Whether liveness ran and passed."""
-        return self.liveness is not None and self.liveness.passed
-
-    @property
-    def verified(self) -> bool:
-        """Matched and live."""
-        return self.matched and self.live
-
-    @property
-    def verdict(self) -> Verdict:
-        """VERIFIED, or the first reason it is not (as for compare-with-liveness)."""
-        if not self.matched:
-            return Verdict.NOT_MATCHED
-        if self.liveness is None:
-            return Verdict.LIVENESS_MISSING
-        return Verdict.VERIFIED if self.liveness.passed else Verdict.NOT_LIVE
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 import attrs
 
@@ -29,6 +29,7 @@ __all__ = [
     "CompareLivenessResult",
     "ComparisonRecord",
     "GalleryInput",
+    "KycVerdictMixin",
     "LivenessRecord",
     "SearchMode",
     "Signature",
@@ -223,8 +224,58 @@ class LivenessRecord:
     updated_at: datetime | None = None
 
 
+class KycVerdictMixin:
+    """``matched``, ``live``, ``verified`` and ``verdict`` of a result with a score and liveness.
+
+    For result classes with ``score``, ``compare_min_score`` and ``liveness``
+    (compare-with-liveness and compare-live answer the same KYC question).
+    """
+
+    __slots__ = ()
+
+    @property
+    def liveness_score(self: _ScoredWithLiveness) -> float | None:
+        """The probe's liveness score in [0, 1], or None when liveness was skipped."""
+        return None if self.liveness is None else self.liveness.liveness_score
+
+    @property
+    def matched(self: _ScoredWithLiveness) -> bool:
+        """Whether the best comparison score reached ``compare_min_score``."""
+        return self.score >= self.compare_min_score
+
+    @property
+    def live(self: _ScoredWithLiveness) -> bool:
+        """Whether liveness ran and passed."""
+        return self.liveness is not None and self.liveness.passed
+
+    @property
+    def verified(self: _ScoredWithLiveness) -> bool:
+        """Matched and live: the KYC check passed."""
+        return self.score >= self.compare_min_score and (
+            self.liveness is not None and self.liveness.passed
+        )
+
+    @property
+    def verdict(self: _ScoredWithLiveness) -> Verdict:
+        """VERIFIED, or the first reason it is not."""
+        if self.score < self.compare_min_score:
+            return Verdict.NOT_MATCHED
+        if self.liveness is None:
+            return Verdict.LIVENESS_MISSING
+        return Verdict.VERIFIED if self.liveness.passed else Verdict.NOT_LIVE
+
+
+class _ScoredWithLiveness(Protocol):
+    @property
+    def score(self) -> float: ...
+    @property
+    def compare_min_score(self) -> float: ...
+    @property
+    def liveness(self) -> LivenessRecord | None: ...
+
+
 @attrs.frozen
-class CompareLivenessResult:
+class CompareLivenessResult(KycVerdictMixin):
     """The answer of one compare-with-liveness call.
 
     ``matched``: the best comparison score reached ``compare_min_score`` (the
@@ -245,32 +296,3 @@ class CompareLivenessResult:
     def score(self) -> float:
         """The best comparison score, in [0, 1]."""
         return self.comparison.score
-
-    @property
-    def liveness_score(self) -> float | None:
-        """The probe's liveness score in [0, 1], or None when liveness was skipped."""
-        return None if self.liveness is None else self.liveness.liveness_score
-
-    @property
-    def matched(self) -> bool:
-        """Whether the probe matched the gallery."""
-        return self.comparison.score >= self.compare_min_score
-
-    @property
-    def live(self) -> bool:
-        """Whether liveness ran and passed."""
-        return self.liveness is not None and self.liveness.passed
-
-    @property
-    def verified(self) -> bool:
-        """Matched and live: the KYC check passed."""
-        return self.matched and self.live
-
-    @property
-    def verdict(self) -> Verdict:
-        """VERIFIED, or the first reason it is not."""
-        if not self.matched:
-            return Verdict.NOT_MATCHED
-        if self.liveness is None:
-            return Verdict.LIVENESS_MISSING
-        return Verdict.VERIFIED if self.liveness.passed else Verdict.NOT_LIVE
