@@ -11,6 +11,7 @@ Writes, next to this script:
   outcomes as well as not matched ones (the emulator cannot see faces: other
   pairs get a stable pseudo-random score);
 - ``manifest.csv`` and its twin ``manifest.jsonl`` (24 rows).
+- ``liveness.csv``: the selfies alone, for ``--endpoint liveness``.
 
 The images are made up; no real person is pictured. Output is deterministic.
 """
@@ -172,6 +173,13 @@ def main() -> None:
                 key: float(value) if key.endswith("_score") else value for key, value in row.items()
             }
             handle.write(json.dumps(record) + "\n")
+    # The same selfies for the endpoints that take no gallery (--endpoint liveness).
+    with (HERE / "liveness.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "probe"])
+        writer.writerows(
+            [f"selfie-{n:02d}", f"images/selfies/person-{n:02d}.png"] for n in range(1, PEOPLE + 1)
+        )
     print(f"wrote {PEOPLE * 2} images and {len(manifest)} manifest rows under {HERE}")
 
 

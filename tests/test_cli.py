@@ -21,7 +21,9 @@ import attrs
 import pytest
 
 from verifik_async.cli import main
-from verifik_async.cli._output import RESULT_FIELDS
+from verifik_async.cli._endpoints import COMPARE_WITH_LIVENESS, ENDPOINTS
+
+RESULT_FIELDS = ENDPOINTS[COMPARE_WITH_LIVENESS].fields
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MANIFEST = EXAMPLES / "manifest.csv"

@@ -4,22 +4,45 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
-from verifik_async import CompareLivenessRequest, InputError
-from verifik_async.cli._jobs import JobFactory
+from verifik_async import (
+    CompareLivenessRequest,
+    CompareRequest,
+    ImageError,
+    InputError,
+    LivenessRequest,
+    SearchRequest,
+)
+from verifik_async.cli._endpoints import COMPARE_WITH_LIVENESS, ENDPOINTS
+from verifik_async.cli._jobs import JobFactory, RowKey
 from verifik_async.cli._manifest import (
+    ManifestColumns,
     ManifestError,
     ManifestRow,
+    Record,
     UnkeyedRecord,
     detect_format,
-    parse_csv,
-    parse_jsonl,
     scan,
 )
+from verifik_async.cli._manifest import parse_csv as parse_csv_for
+from verifik_async.cli._manifest import parse_jsonl as parse_jsonl_for
+
+CLASSIC = ENDPOINTS[COMPARE_WITH_LIVENESS].columns({})
+
+
+def parse_csv(lines: Iterable[str], columns: ManifestColumns = CLASSIC) -> Iterator[Record]:
+    """parse_csv with compare-with-liveness's columns unless told otherwise."""
+    return parse_csv_for(lines, columns)
+
+
+def parse_jsonl(lines: Iterable[str], columns: ManifestColumns = CLASSIC) -> Iterator[Record]:
+    """parse_jsonl with compare-with-liveness's columns unless told otherwise."""
+    return parse_jsonl_for(lines, columns)
 
 
 def csv_lines(text: str) -> list[str]:
@@ -158,7 +181,11 @@ def test_parsing_is_lazy() -> None:
     first = list(itertools.islice(parse_csv(endless()), 3))
     assert [r.key for r in first if isinstance(r, ManifestRow)] == ["row-0", "row-1", "row-2"]
     jobs = JobFactory(Path("/data"), {}).jobs(parse_csv(endless()), skip={"row-1"})
-    assert [job.key for job in itertools.islice(jobs, 3)] == ["row-0", "row-2", "row-3"]
+    assert [job.key for job in itertools.islice(jobs, 3)] == [
+        RowKey("row-0", 2),
+        RowKey("row-2", 4),
+        RowKey("row-3", 5),
+    ]
 
 
 def test_job_factory_builds_requests_and_shares_galleries() -> None:
@@ -196,9 +223,91 @@ def test_job_factory_turns_bad_rows_into_failed_jobs() -> None:
         ("m.JSONL", "id,probe", "jsonl"),
         ("m.ndjson", "", "jsonl"),
         ("manifest", '{"id": 1}', "jsonl"),
-        ("manifest.txt", "id,probe,gallery", "csv"),
+        ("manifest", "id,probe,gallery", "csv"),
+        ("manifest.txt", "id,probe,gallery", None),
+        ("m.xlsx", "", None),
     ],
 )
-def test_detect_format(name: str, first: str, fmt: str) -> None:
-    """The suffix decides; without a known one, a first line opening "{" means JSONL."""
+def test_detect_format(name: str, first: str, fmt: str | None) -> None:
+    """The suffix decides; without one, a first line opening "{" means JSONL; others: None."""
     assert detect_format(Path(name), first) == fmt
+
+
+def test_endpoint_columns_follow_the_flags() -> None:
+    """Each endpoint requires its columns; a flag given frees the column it stands for."""
+    assert ENDPOINTS["compare"].columns({}).header == ("id", "probe", "gallery")
+    assert ENDPOINTS["liveness"].columns({}).header == ("id", "probe")
+    assert ENDPOINTS["search"].columns({}).header == ("id", "probe", "min_score")
+    assert ENDPOINTS["search"].columns({"min_score": 0.5}).header == ("id", "probe")
+    assert "gallery" not in ENDPOINTS["search"].columns({}).allowed
+
+
+def test_rows_for_sibling_endpoints() -> None:
+    """Unused columns with a value are row problems; blank ones are fine; numbers are typed."""
+    liveness = ENDPOINTS["liveness"].columns({})
+    rows = list(
+        parse_csv(
+            csv_lines("id,probe,gallery,os\na,p.png,,IOS\nb,p.png,g.png,\n"), columns=liveness
+        )
+    )
+    assert rows == [
+        ManifestRow(2, "a", "p.png", (), {"os": "IOS"}),
+        ManifestRow(
+            3,
+            "b",
+            problem="gallery: is not used by --endpoint liveness (leave it empty or remove it)",
+        ),
+    ]
+    search = ENDPOINTS["search"].columns({"min_score": 0.5})
+    lines = [
+        '{"id": "a", "probe": "p.png", "max_results": "7", "min_score": 0.9}',
+        '{"id": "b", "probe": "p.png", "max_results": 5.0}',
+        '{"id": "c", "probe": "p.png", "max_results": true}',
+        '{"id": "d", "probe": "p.png", "os": "IOS"}',
+    ]
+    a, b, c, d = parse_jsonl(lines, columns=search)
+    assert isinstance(a, ManifestRow) and a.options == {"max_results": 7, "min_score": 0.9}
+    assert isinstance(b, ManifestRow) and b.options == {"max_results": 5}
+    assert (
+        isinstance(c, ManifestRow) and c.problem == "max_results: must be a whole number, got true"
+    )
+    assert (
+        isinstance(d, ManifestRow)
+        and d.problem is not None
+        and d.problem.startswith("os: is not used")
+    )
+
+
+def test_job_factory_builds_each_endpoints_request() -> None:
+    """Compare, liveness and search rows become their request types, options over defaults."""
+    records = list(parse_jsonl(['{"id": "a", "probe": "p.png", "gallery": ["g.png"]}']))
+    row = records[0]
+    assert isinstance(row, ManifestRow)
+    compare = JobFactory(Path("/d"), {"compare_min_score": 0.9}, spec=ENDPOINTS["compare"]).job(row)
+    assert isinstance(compare.request, CompareRequest)
+    assert [repr(image) for image in compare.request.probe] == ["Image(path='/d/p.png')"]
+    assert compare.request.compare_min_score == 0.9
+    probe_only = attrs.evolve(row, gallery=(), options={"collection_id": "kyc"})
+    liveness = JobFactory(Path("/d"), {"os": "IOS"}, spec=ENDPOINTS["liveness"]).job(probe_only)
+    assert isinstance(liveness.request, LivenessRequest)
+    assert (liveness.request.os, liveness.request.collection_id) == ("IOS", "kyc")
+    searching = attrs.evolve(row, gallery=(), options={"max_results": 3})
+    search = JobFactory(Path("/d"), {"min_score": 0.7}, spec=ENDPOINTS["search"]).job(searching)
+    assert isinstance(search.request, SearchRequest)
+    assert (search.request.min_score, search.request.max_results) == (0.7, 3)
+    assert search.key == RowKey("a", 1)
+
+
+def test_image_errors_are_restated_with_the_manifest_line_and_column() -> None:
+    """The client's field for the probe becomes the probe column; other errors stay as they are."""
+    search = ENDPOINTS["search"]
+    restated = search.restate(ImageError("images[0]", "file not found: /x.png"), 7)
+    assert isinstance(restated, ImageError)
+    assert str(restated) == "manifest line 7: probe: file not found: /x.png"
+    gallery = ENDPOINTS["compare"].restate(ImageError("gallery[1]", "is empty"), 3)
+    assert str(gallery) == "manifest line 3: gallery[1]: is empty"
+    already = InputError("manifest line 2", "probe: is missing")
+    assert search.restate(already, 2) is already
+    sent = InputError("images[0]", "odd")
+    sent.attempts = 1
+    assert search.restate(sent, 2) is sent

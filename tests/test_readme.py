@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +17,7 @@ from aiohttp import web
 
 from verifik_async.testing import EmulatorServer
 
-from ._readme import readme_blocks
+from ._readme import README, readme_blocks
 
 pytestmark = pytest.mark.anyio
 
@@ -95,3 +99,39 @@ async def test_aiohttp_app(monkeypatch: pytest.MonkeyPatch, png) -> None:
     assert response.status == 200
     assert body["verdict"] in {"verified", "not_live"}
     assert len(server.requests) == 1
+
+
+def readme_cli_commands() -> list[str]:
+    """Every `python -m verifik_async ...` command in the README's shell blocks."""
+    text = README.read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            if "python -m verifik_async " in line:
+                commands.append(line[line.index("python -m verifik_async ") :].strip())
+    return commands
+
+
+def test_the_main_job_command_is_in_the_readme() -> None:
+    """The README's main job is the bulk batch of the example manifest on the emulator."""
+    assert any(
+        c.startswith("python -m verifik_async batch examples/manifest.csv --emulator")
+        for c in readme_cli_commands()
+    )
+
+
+@pytest.mark.parametrize("command", readme_cli_commands())
+def test_readme_cli_command_runs_as_written(command: str, tmp_path: Path) -> None:
+    """Each command-line example in the README exits 0 from a copy of the repository's examples."""
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFIK_")}
+    args = shlex.split(command)
+    done = subprocess.run(
+        [sys.executable, *args[1:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]

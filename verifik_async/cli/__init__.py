@@ -1,9 +1,13 @@
 """The ``verifik-async`` command line: ``batch``, ``compare`` and ``emulator``.
 
+``batch`` runs a manifest through compare-with-liveness, compare, liveness or
+search (``--endpoint``); ``compare`` makes one compare-with-liveness call.
+
 ``main(argv)`` parses ``argv`` (default ``sys.argv[1:]``), runs the command
 and returns its exit code; it is the console script's entry point::
 
     verifik-async batch examples/manifest.csv --emulator --out results.jsonl
+    verifik-async batch examples/manifest.csv --endpoint compare --emulator --out c.jsonl
     verifik-async compare selfie.png id.png --emulator --json
     verifik-async emulator --port 8765 --token-file emulator.token
 """
@@ -24,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(
         prog="verifik-async",
-        description="Bulk and single face compare-with-liveness calls to Verifik's API, "
-        "and a local emulator of that API.",
+        description="Bulk face-recognition calls to Verifik's API (compare-with-liveness, "
+        "compare, liveness, search), single compare-with-liveness calls, and a local "
+        "emulator of that API.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

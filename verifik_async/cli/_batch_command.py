@@ -14,7 +14,7 @@ from typing import Any, Final
 import anyio
 import attrs
 
-from .._batch import Job
+from .._batch import Job, Outcome
 from .._config import ClientConfig
 from ._common import (
     EXIT_CODES_HELP,
@@ -34,8 +34,12 @@ from ._common import (
     request_defaults,
     watch_signals,
 )
-from ._jobs import JobFactory
+from ._endpoints import COMPARE_WITH_LIVENESS, ENDPOINTS, EndpointSpec, endpoints_help
+from ._jobs import JobFactory, RowKey
 from ._manifest import (
+    MANIFEST_SUFFIXES,
+    OPTION_FIELDS,
+    ManifestColumns,
     ManifestError,
     ManifestFormat,
     Record,
@@ -52,23 +56,27 @@ __all__ = ["add_parser", "run"]
 DEFAULT_CONCURRENCY: Final = 16
 
 DESCRIPTION: Final = """\
-Run compare-with-liveness for every row of a manifest and write one JSON line
-per row to --out, as each call completes.
+Call one endpoint (--endpoint; compare-with-liveness by default) for every row
+of a manifest and write one JSON line per row to --out, as each call completes.
 
-The manifest is CSV (columns id, probe, gallery; several gallery paths joined
-by ';') or JSON Lines (the same keys, gallery a list). Optional columns or keys
-os, search_mode, compare_min_score and liveness_min_score override the request
-options below for that row. Paths are relative to the manifest's folder.
+The manifest is CSV (a header row naming the columns; several gallery paths
+joined by ';') or JSON Lines (one object per line, the same keys, gallery a
+list). Which columns each endpoint takes is listed below. Request option
+columns (os, search_mode, compare_min_score, ...) override the flags of the
+same name for that row. Paths are relative to the manifest's folder.
 
-A bad row (missing file, not an image, bad value) becomes an error line for its
-id and the job goes on. Duplicate ids are refused before any call.
+A bad row (missing file, not an image, bad value, a value in a column the
+endpoint does not use) becomes an error line for its id naming the manifest
+line, and the job goes on. Duplicate ids are refused before any call.
 """
 
 EPILOG: Final = f"""\
+{endpoints_help()}
+
 output line fields:
-  id, status ("ok" or "error"), verdict (verified, not_matched, not_live,
-  liveness_missing), score, liveness_score, matched, live, verified,
-  error_code, error_message, attempts, elapsed (seconds)
+  id, status ("ok" or "error"), verdict, the endpoint's output fields above,
+  error_code, error_message, attempts, elapsed (seconds); a field that does
+  not apply (all the endpoint's fields on an error line) is null.
 
 Ctrl-C stops taking new rows and lets the calls in flight finish (a second
 Ctrl-C cancels them); the output stays consistent. Run the same command with
@@ -79,8 +87,9 @@ The token comes from VERIFIK_API_TOKEN or --token-file, never from the command
 line. --emulator needs neither.
 
 {EXIT_CODES_HELP}
-example:
+examples:
   verifik-async batch examples/manifest.csv --emulator --out results.jsonl
+  verifik-async batch selfies.csv --endpoint search --min-score 0.8 --out found.jsonl
 """
 
 
@@ -96,6 +105,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("manifest", type=Path, metavar="MANIFEST", help="a .csv or .jsonl file")
     parser.add_argument(
         "--out", type=Path, required=True, metavar="RESULTS.jsonl", help="the results file"
+    )
+    parser.add_argument(
+        "--endpoint",
+        choices=list(ENDPOINTS),
+        default=COMPARE_WITH_LIVENESS,
+        help=f"the API call made for each row (default {COMPARE_WITH_LIVENESS}); "
+        "see below for the columns and output fields of each",
     )
     run_group = parser.add_argument_group("running")
     run_group.add_argument(
@@ -131,7 +147,14 @@ def add_parser(subparsers: Any) -> None:
     run_group.add_argument(
         "-q", "--quiet", action="store_true", help="no progress and no summary, only problems"
     )
-    add_request_options(parser, defaults_note=" (defaults; a manifest row may override them)")
+    add_request_options(
+        parser,
+        names=OPTION_FIELDS,
+        description="defaults for every row (a row's column of the same name overrides\n"
+        "them); [the endpoints that use each]; a flag the endpoint does not use is\n"
+        "an error",
+        show_endpoints=True,
+    )
     add_connection_options(parser)
     parser.set_defaults(handler=run)
 
@@ -145,6 +168,8 @@ class _Plan:
     manifest: Path
     fmt: ManifestFormat
     out: Path
+    spec: EndpointSpec
+    columns: ManifestColumns
     defaults: dict[str, Any]
     config: ClientConfig | None
     previous: ResultsState
@@ -169,33 +194,47 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _plan(args: argparse.Namespace, argv: list[str]) -> _Plan:
-    defaults = request_defaults(args)
+    spec = ENDPOINTS[args.endpoint]
+    defaults = request_defaults(args, spec)
+    columns = spec.columns(defaults)
     config = connection_config(args)
     manifest: Path = args.manifest
     out: Path = args.out
     fmt = _manifest_format(manifest)
-    previous = _check_output(out, manifest, resume=args.resume, overwrite=args.overwrite)
+    previous = _check_output(out, manifest, spec, resume=args.resume, overwrite=args.overwrite)
     try:
-        report = scan(lambda: _read_records(manifest, fmt), previous.done)
+        report = scan(lambda: _read_records(manifest, fmt, columns), previous.done)
     except OSError as exc:
         raise UsageError(f"cannot read the manifest {manifest}: {exc.strerror or exc}") from None
-    return _Plan(args, argv, manifest, fmt, out, defaults, config, previous, report)
+    return _Plan(args, argv, manifest, fmt, out, spec, columns, defaults, config, previous, report)
 
 
 def _manifest_format(manifest: Path) -> ManifestFormat:
+    """The manifest's format; UsageError when it is missing, empty or not a manifest."""
     try:
         with manifest.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
-            first = handle.readline()
+            first = next((line for line in handle if line.strip()), None)
     except FileNotFoundError:
         raise UsageError(f"no such manifest: {manifest}") from None
     except IsADirectoryError:
-        raise UsageError(f"the manifest {manifest} is a directory") from None
+        raise UsageError(f"the manifest {manifest} is a directory, not a file") from None
     except OSError as exc:
         raise UsageError(f"cannot read the manifest {manifest}: {exc.strerror or exc}") from None
-    return detect_format(manifest, first)
+    fmt = detect_format(manifest, first or "")
+    if fmt is None:
+        raise UsageError(
+            f"the manifest {manifest} has the extension {manifest.suffix!r}; "
+            f"a manifest is {', '.join(MANIFEST_SUFFIXES[:-1])} or {MANIFEST_SUFFIXES[-1]} "
+            "(CSV or JSON Lines)"
+        )
+    if first is None:
+        raise UsageError(f"the manifest {manifest} is empty")
+    return fmt
 
 
-def _check_output(out: Path, manifest: Path, *, resume: bool, overwrite: bool) -> ResultsState:
+def _check_output(
+    out: Path, manifest: Path, spec: EndpointSpec, *, resume: bool, overwrite: bool
+) -> ResultsState:
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory")
     if not out.parent.is_dir():
@@ -205,11 +244,13 @@ def _check_output(out: Path, manifest: Path, *, resume: bool, overwrite: bool) -
             raise UsageError("--out is the manifest itself")
     if resume:
         try:
-            return read_results(out)
+            previous = read_results(out)
         except ResultsFileError as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(f"cannot read {out}: {exc.strerror or exc}") from None
+        _check_same_endpoint(out, previous, spec)
+        return previous
     with contextlib.suppress(FileNotFoundError):
         if out.stat().st_size > 0 and not overwrite:
             raise UsageError(
@@ -219,10 +260,24 @@ def _check_output(out: Path, manifest: Path, *, resume: bool, overwrite: bool) -
     return ResultsState(frozenset(), 0, 0, torn=False)
 
 
-def _read_records(manifest: Path, fmt: ManifestFormat) -> Generator[Record, None, None]:
+def _check_same_endpoint(out: Path, previous: ResultsState, spec: EndpointSpec) -> None:
+    """Refuse to resume a results file that another endpoint wrote (its lines differ)."""
+    if previous.fields is None or previous.fields == spec.fields:
+        return
+    writer = next((s.name for s in ENDPOINTS.values() if s.fields == previous.fields), None)
+    what = f"--endpoint {writer}" if writer else "another program or endpoint"
+    raise UsageError(
+        f"--resume: {out} holds results of {what}, not of --endpoint {spec.name}; "
+        "resume with the endpoint that started it, or choose another --out"
+    )
+
+
+def _read_records(
+    manifest: Path, fmt: ManifestFormat, columns: ManifestColumns
+) -> Generator[Record, None, None]:
     # surrogateescape: a row with bad UTF-8 becomes an error line, not a crash.
     with manifest.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        yield from parse(handle, fmt)
+        yield from parse(handle, fmt, columns)
 
 
 def resume_command(argv: list[str]) -> str:
@@ -262,7 +317,7 @@ class _Job:
         err(message)
 
     def _jobs(self, records: Iterable[Record]) -> Iterator[Job]:
-        factory = JobFactory(self._plan.manifest.parent, self._plan.defaults)
+        factory = JobFactory(self._plan.manifest.parent, self._plan.defaults, spec=self._plan.spec)
         for job in factory.jobs(records, skip=self._plan.previous.done):
             if self._interrupts.stopping:
                 return
@@ -318,7 +373,10 @@ class _Job:
                 f"{report.to_run} to go"
             )
         elif report.rows:
-            self._say(f"batch: {report.rows} rows from {plan.manifest} -> {plan.out}")
+            self._say(
+                f"batch: {report.rows} rows from {plan.manifest} -> {plan.out} "
+                f"(--endpoint {plan.spec.name})"
+            )
         else:
             self._say(f"batch: the manifest {plan.manifest} has no rows")
 
@@ -328,7 +386,7 @@ class _Job:
     async def _stream(self, client: Any, writer: ResultsWriter) -> None:
         args = self._args
         secrets = [client.config.token] if client.config.token else []
-        records = _read_records(self._plan.manifest, self._plan.fmt)
+        records = _read_records(self._plan.manifest, self._plan.fmt, self._plan.columns)
         with contextlib.closing(records), self._interrupts.scope:
             async with client.stream(
                 self._jobs(records),
@@ -356,14 +414,7 @@ class _Job:
                 # delivered (and written) before the runner raised this.
                 self._input_error = exc
                 return
-            record = result_record(
-                outcome.key,
-                outcome.result,
-                outcome.error,
-                attempts=outcome.attempts,
-                elapsed=outcome.elapsed,
-                secrets=secrets,
-            )
+            record = self._record(outcome, secrets)
             try:
                 writer.write(record)
             except OSError as exc:
@@ -371,6 +422,20 @@ class _Job:
                 return
             self._written += 1
             self._errors += not outcome.ok
+
+    def _record(self, outcome: Outcome[Any], secrets: list[str]) -> dict[str, Any]:
+        """The output line of one outcome; an image error names its manifest line."""
+        spec = self._plan.spec
+        key: RowKey = outcome.key
+        return result_record(
+            key.id,
+            outcome.result,
+            spec.restate(outcome.error, key.line),
+            outputs=spec.outputs,
+            attempts=outcome.attempts,
+            elapsed=outcome.elapsed,
+            secrets=secrets,
+        )
 
     def _report(self) -> int:
         plan = self._plan

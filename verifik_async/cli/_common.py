@@ -9,7 +9,7 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -21,7 +21,8 @@ from .._client import VerifikClient
 from .._config import ENV_TOKEN, ClientConfig, Timeout
 from .._errors import InputError
 from .._models import OS, SearchMode
-from ._jobs import check_defaults
+from ._endpoints import COMPARE_WITH_LIVENESS, ENDPOINTS, EndpointSpec, endpoints_using
+from ._manifest import OPTION_FIELDS, flag_of
 
 __all__ = [
     "EXIT_FAILED",
@@ -40,6 +41,7 @@ __all__ = [
     "positive_int",
     "read_token_file",
     "request_defaults",
+    "score_value",
     "watch_signals",
 ]
 
@@ -86,40 +88,81 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _score(text: str) -> float:
+def non_empty(text: str) -> str:
+    """argparse type: text that is not blank (surrounding space dropped)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()
+
+
+def score_value(text: str) -> float:
+    """argparse type: any number (the request checks its range, NaN and infinity)."""
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def add_request_options(parser: argparse.ArgumentParser, *, defaults_note: str = "") -> None:
-    """The request options: --os, --search-mode, --compare-min-score, --liveness-min-score."""
-    group = parser.add_argument_group("request options" + defaults_note)
-    group.add_argument(
-        "--os",
-        type=str.upper,
-        choices=[m.value for m in OS],
-        help="the device of the capture (default DESKTOP)",
-    )
-    group.add_argument(
-        "--search-mode",
-        type=str.upper,
-        choices=[m.value for m in SearchMode],
-        help="face search mode (default FAST)",
-    )
-    group.add_argument(
-        "--compare-min-score",
-        type=_score,
-        metavar="X",
-        help="the score that counts as a match, 0.67-0.95 (default: not sent; 0.85 applies)",
-    )
-    group.add_argument(
-        "--liveness-min-score",
-        type=_score,
-        metavar="X",
-        help="the liveness score to beat, 0.52-1 (default: not sent; the API uses 0.6)",
-    )
+# Each request option's flag: argparse keywords. The flag is --os for the field os,
+# --min-score for min_score, and so on (see flag_of).
+_REQUEST_FLAGS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "os": {
+        "type": str.upper,
+        "choices": [m.value for m in OS],
+        "help": "the device of the capture (default DESKTOP)",
+    },
+    "search_mode": {
+        "type": str.upper,
+        "choices": [m.value for m in SearchMode],
+        "help": "face search mode (default FAST)",
+    },
+    "compare_min_score": {
+        "type": score_value,
+        "metavar": "X",
+        "help": "the score that counts as a match, 0.67-0.95 (default 0.85; "
+        "compare-with-liveness sends it only when given)",
+    },
+    "liveness_min_score": {
+        "type": score_value,
+        "metavar": "X",
+        "help": "the liveness score to beat, 0.52-1 (default: not sent; the API uses 0.6)",
+    },
+    "min_score": {
+        "type": score_value,
+        "metavar": "X",
+        "help": "the score a stored person must reach, 0.2-1 (no default: give it here "
+        "or in a min_score column)",
+    },
+    "collection_id": {
+        "type": non_empty,
+        "metavar": "ID",
+        "help": "only the stored persons of this collection (default: not sent)",
+    },
+    "max_results": {
+        "type": positive_int,
+        "metavar": "N",
+        "help": "the most persons search returns, 1-100 (default: not sent; the API uses 10)",
+    },
+}
+
+
+def add_request_options(
+    parser: argparse.ArgumentParser,
+    *,
+    names: Iterable[str] = ENDPOINTS[COMPARE_WITH_LIVENESS].options,
+    description: str | None = None,
+    show_endpoints: bool = False,
+) -> None:
+    """The request options ``names`` as flags (--os, --search-mode, --min-score...).
+
+    ``show_endpoints`` appends to each help the endpoints that use the option.
+    """
+    group = parser.add_argument_group("request options", description)
+    for name in names:
+        options = dict(_REQUEST_FLAGS[name])
+        if show_endpoints:
+            options["help"] += f" [{', '.join(endpoints_using(name))}]"
+        group.add_argument(flag_of(name), dest=name, **options)
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -162,17 +205,20 @@ def configure_logging(verbose: bool) -> None:
         )
 
 
-def request_defaults(args: argparse.Namespace) -> dict[str, Any]:
-    """The request options given on the command line, checked; UsageError if one is bad."""
+def request_defaults(args: argparse.Namespace, spec: EndpointSpec | None = None) -> dict[str, Any]:
+    """The request options given on the command line, checked for ``spec``.
+
+    ``spec`` defaults to compare-with-liveness. Raises UsageError naming the
+    flag when one is bad or not used by the endpoint.
+    """
+    spec = spec if spec is not None else ENDPOINTS[COMPARE_WITH_LIVENESS]
     defaults = {
-        name: value
-        for name in ("os", "search_mode", "compare_min_score", "liveness_min_score")
-        if (value := getattr(args, name)) is not None
+        name: value for name in OPTION_FIELDS if (value := getattr(args, name, None)) is not None
     }
     try:
-        check_defaults(defaults)
+        spec.check_defaults(defaults)
     except InputError as exc:
-        raise UsageError(f"--{exc.field.replace('_', '-')}: {exc.problem}") from None
+        raise UsageError(f"{flag_of(exc.field)}: {exc.problem}") from None
     return defaults
 
 

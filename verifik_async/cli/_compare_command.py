@@ -29,6 +29,7 @@ from ._common import (
     open_client,
     request_defaults,
 )
+from ._endpoints import COMPARE_WITH_LIVENESS, ENDPOINTS
 from ._output import result_record, safe_message
 
 __all__ = ["add_parser", "run"]
@@ -114,7 +115,15 @@ async def _compare(
 def _print_json(
     result: Any, error: VerifikError | None, attempts: int, elapsed: float, secrets: list[str]
 ) -> None:
-    record = result_record(None, result, error, attempts=attempts, elapsed=elapsed, secrets=secrets)
+    record = result_record(
+        None,
+        result,
+        error,
+        outputs=ENDPOINTS[COMPARE_WITH_LIVENESS].outputs,
+        attempts=attempts,
+        elapsed=elapsed,
+        secrets=secrets,
+    )
     del record["id"]
     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     sys.stdout.flush()

@@ -1,17 +1,20 @@
 """Manifest parsing, pure: CSV or JSONL lines in, one row (or one problem) per record out.
 
-A manifest names one job per record: ``id``, ``probe`` (a path), ``gallery``
-(paths; in CSV joined by ``;``, in JSONL a list) and optional overrides of the
+A manifest names one job per record: ``id``, ``probe`` (a path), for some
+endpoints ``gallery`` (paths; in CSV joined by ``;``, in JSONL a list), and
 request options (``os``, ``search_mode``, ``compare_min_score``,
-``liveness_min_score``). Nothing here opens files or builds requests:
-:func:`parse_csv` and :func:`parse_jsonl` take an iterable of text lines (read
-with ``errors="surrogateescape"`` so bad UTF-8 reaches us as lone surrogates)
-and yield lazily, so a million-row manifest streams in flat memory.
+``liveness_min_score``, ``min_score``, ``collection_id``, ``max_results``).
+Which of these an endpoint takes is a :class:`ManifestColumns`. Nothing here
+opens files or builds requests: :func:`parse_csv` and :func:`parse_jsonl`
+take an iterable of text lines (read with ``errors="surrogateescape"`` so bad
+UTF-8 reaches us as lone surrogates) and yield lazily, so a million-row
+manifest streams in flat memory.
 
 A record yields a :class:`ManifestRow`; ``problem`` says why that row cannot
-run (missing value, bad number, bad encoding) and becomes an error line in the
-output. A record with no usable id yields an :class:`UnkeyedRecord`: the whole
-manifest is refused, since output lines and ``--resume`` are keyed by id.
+run (missing value, bad number, bad encoding, a value in a column the
+endpoint does not use) and becomes an error line in the output. A record with
+no usable id yields an :class:`UnkeyedRecord`: the whole manifest is refused,
+since output lines and ``--resume`` are keyed by id.
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ from typing import Any, Final, Literal
 import attrs
 
 __all__ = [
+    "KNOWN_FIELDS",
     "OPTION_FIELDS",
-    "REQUIRED_FIELDS",
+    "ManifestColumns",
     "ManifestError",
     "ManifestFormat",
     "ManifestRow",
     "ScanReport",
     "UnkeyedRecord",
     "detect_format",
+    "flag_of",
     "parse",
     "parse_csv",
     "parse_jsonl",
@@ -44,12 +49,21 @@ __all__ = [
 
 ManifestFormat = Literal["csv", "jsonl"]
 
-REQUIRED_FIELDS: Final = ("id", "probe", "gallery")
-OPTION_FIELDS: Final = ("os", "search_mode", "compare_min_score", "liveness_min_score")
-_SCORE_FIELDS: Final = frozenset({"compare_min_score", "liveness_min_score"})
-_KNOWN_FIELDS: Final = frozenset(REQUIRED_FIELDS + OPTION_FIELDS)
+OPTION_FIELDS: Final = (
+    "os",
+    "search_mode",
+    "compare_min_score",
+    "liveness_min_score",
+    "min_score",
+    "collection_id",
+    "max_results",
+)
+"""Request options a row may set; each has a command-line flag (see :func:`flag_of`)."""
+KNOWN_FIELDS: Final = frozenset(("id", "probe", "gallery", *OPTION_FIELDS))
 GALLERY_SEPARATOR: Final = ";"
-_JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson", ".json"})
+MANIFEST_SUFFIXES: Final = (".csv", ".jsonl", ".ndjson", ".json")
+_CSV_SUFFIXES: Final = frozenset(MANIFEST_SUFFIXES[:1])
+_JSONL_SUFFIXES: Final = frozenset(MANIFEST_SUFFIXES[1:])
 _MAX_LISTED: Final = 20
 
 
@@ -61,15 +75,42 @@ class ManifestError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+def flag_of(field: str) -> str:
+    """The command-line flag that gives ``field`` a default: ``min_score`` -> ``--min-score``."""
+    return "--" + field.replace("_", "-")
+
+
+@attrs.frozen
+class ManifestColumns:
+    """The fields one endpoint takes from a manifest.
+
+    ``required`` must hold a value in every row (``id`` always does too);
+    ``allowed`` may hold one (``required`` included). A known field outside
+    ``allowed`` that holds a value makes its row an error naming the field
+    and ``endpoint``; an empty one is fine, so one manifest can serve several
+    endpoints.
+    """
+
+    endpoint: str
+    required: tuple[str, ...]
+    allowed: frozenset[str]
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        """The columns a CSV header must have."""
+        return ("id", *self.required)
+
+
 @attrs.frozen
 class ManifestRow:
     """One job of the manifest.
 
     ``line`` is the 1-based line the record starts on. ``probe`` and
     ``gallery`` are paths as written (relative to the manifest's folder unless
-    absolute). ``options`` holds the row's overrides, already typed (scores
-    as floats). ``problem`` is set when the row cannot run. ``ignored``
-    names the record's fields that the format does not know.
+    absolute; ``gallery`` empty for endpoints without one). ``options`` holds
+    the row's request options, already typed (scores as floats,
+    ``max_results`` as an int). ``problem`` is set when the row cannot run.
+    ``ignored`` names the record's fields that the format does not know.
     """
 
     line: int
@@ -92,18 +133,26 @@ class UnkeyedRecord:
 Record = ManifestRow | UnkeyedRecord
 
 
-def detect_format(path: Path, first_line: str = "") -> ManifestFormat:
-    """``jsonl`` for .jsonl/.ndjson/.json or a first line opening ``{``; else ``csv``."""
-    if path.suffix.lower() in _JSONL_SUFFIXES:
+def detect_format(path: Path, first_line: str = "") -> ManifestFormat | None:
+    """The format of the manifest at ``path`` whose first line is ``first_line``.
+
+    The suffix decides (.csv; .jsonl, .ndjson or .json); a name without a
+    suffix is JSONL when its first line opens ``{``, else CSV. Any other
+    suffix gives None: the file is not a manifest.
+    """
+    suffix = path.suffix.lower()
+    if suffix in _JSONL_SUFFIXES:
         return "jsonl"
-    if path.suffix.lower() == ".csv":
+    if suffix in _CSV_SUFFIXES:
         return "csv"
+    if suffix:
+        return None
     return "jsonl" if first_line.lstrip("\ufeff \t").startswith("{") else "csv"
 
 
-def parse(lines: Iterable[str], fmt: ManifestFormat) -> Iterator[Record]:
-    """Parse ``lines`` as ``fmt``; see :func:`parse_csv` and :func:`parse_jsonl`."""
-    return parse_csv(lines) if fmt == "csv" else parse_jsonl(lines)
+def parse(lines: Iterable[str], fmt: ManifestFormat, columns: ManifestColumns) -> Iterator[Record]:
+    """Parse ``lines`` as ``fmt`` for ``columns``; see :func:`parse_csv` and :func:`parse_jsonl`."""
+    return parse_csv(lines, columns) if fmt == "csv" else parse_jsonl(lines, columns)
 
 
 # -- helpers shared by both formats ---------------------------------------------------
@@ -132,8 +181,17 @@ class _RowProblem(Exception):
     """Why one row cannot run; its text goes into ``ManifestRow.problem``."""
 
 
+def _given(value: Any) -> bool:
+    """Whether a field holds a value: blank text, null and [] mean "not given"."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return not (isinstance(value, list) and not value)
+
+
 def _parse_score(field: str, value: Any) -> float:
-    """A score override as a float; range checks belong to the request itself."""
+    """A score as a float; range checks belong to the request itself."""
     if isinstance(value, bool):
         raise _RowProblem(f"{field}: must be a number, got {json.dumps(value)}")
     if isinstance(value, int | float):
@@ -150,57 +208,112 @@ def _parse_score(field: str, value: Any) -> float:
     return number
 
 
-def _parse_options(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed overrides from a record; blank or null means "use the default"."""
+def _parse_whole(field: str, value: Any) -> int:
+    """A whole number; range checks belong to the request itself."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise _RowProblem(f"{field}: must be a whole number, got {value.strip()!r}") from None
+    raise _RowProblem(f"{field}: must be a whole number, got {json.dumps(value)}")
+
+
+def _parse_text(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    raise _RowProblem(f"{field}: must be a string, got {json.dumps(value)}")
+
+
+_OPTION_PARSERS: Final[Mapping[str, Callable[[str, Any], Any]]] = {
+    "os": _parse_text,
+    "search_mode": _parse_text,
+    "compare_min_score": _parse_score,
+    "liveness_min_score": _parse_score,
+    "min_score": _parse_score,
+    "collection_id": _parse_text,
+    "max_results": _parse_whole,
+}
+
+
+def _unused(field: str, columns: ManifestColumns) -> _RowProblem:
+    return _RowProblem(
+        f"{field}: is not used by --endpoint {columns.endpoint} (leave it empty or remove it)"
+    )
+
+
+def _gallery(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return _split_gallery(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(item.strip() for item in value if item.strip())
+    raise _RowProblem("gallery: must be a list of paths")
+
+
+def _fields(
+    values: Mapping[str, Any], columns: ManifestColumns
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """``(probe, gallery, options)`` of a record; raises _RowProblem naming the field."""
+    probe = values.get("probe")
+    if not _given(probe):
+        raise _RowProblem("probe: is missing")
+    if not isinstance(probe, str):
+        raise _RowProblem(f"probe: must be a path, got {json.dumps(probe)}")
+    gallery = _gallery(values.get("gallery"))
+    if gallery and "gallery" not in columns.allowed:
+        raise _unused("gallery", columns)
+    if not gallery and "gallery" in columns.required:
+        raise _RowProblem("gallery: is missing (give one or more paths)")
+    if "\x00" in probe or any("\x00" in path for path in gallery):
+        raise _RowProblem("a path contains a NUL character")
     options: dict[str, Any] = {}
-    for field in OPTION_FIELDS:
+    for field, parse_value in _OPTION_PARSERS.items():
         value = values.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if not _given(value):
+            if field in columns.required:
+                raise _RowProblem(
+                    f"{field}: is missing (give it in this row, "
+                    f"or pass {flag_of(field)} for every row)"
+                )
             continue
-        if field in _SCORE_FIELDS:
-            options[field] = _parse_score(field, value)
-        elif isinstance(value, str):
-            options[field] = value.strip()
-        else:
-            raise _RowProblem(f"{field}: must be a string, got {json.dumps(value)}")
-    return options
+        if field not in columns.allowed:
+            raise _unused(field, columns)
+        options[field] = parse_value(field, value)
+    return probe.strip(), gallery, options
 
 
-def _row(line: int, key: str, probe: Any, gallery: Any, values: Mapping[str, Any]) -> ManifestRow:
+def _row(line: int, key: str, values: Mapping[str, Any], columns: ManifestColumns) -> ManifestRow:
     """Check a keyed record's fields; every problem lands in ``ManifestRow.problem``."""
-    if not isinstance(probe, str) or not probe.strip():
-        return ManifestRow(line, key, problem="probe: is missing")
-    if isinstance(gallery, str):
-        paths = _split_gallery(gallery)
-    elif isinstance(gallery, list) and all(isinstance(item, str) for item in gallery):
-        paths = tuple(item.strip() for item in gallery if item.strip())
-    elif gallery is None:
-        paths = ()
-    else:
-        return ManifestRow(line, key, problem="gallery: must be a list of paths")
-    if not paths:
-        return ManifestRow(line, key, problem="gallery: is missing (give one or more paths)")
-    if "\x00" in probe or any("\x00" in path for path in paths):
-        return ManifestRow(line, key, problem="a path contains a NUL character")
     try:
-        options = _parse_options(values)
+        probe, gallery, options = _fields(values, columns)
     except _RowProblem as exc:
         return ManifestRow(line, key, problem=str(exc))
-    return ManifestRow(line, key, probe.strip(), paths, options)
+    return ManifestRow(line, key, probe, gallery, options)
 
 
 # -- CSV --------------------------------------------------------------------------------
 
 
-def _csv_header(fields: list[str]) -> list[str]:
+def _csv_header(fields: list[str], columns: ManifestColumns) -> list[str]:
     header = [name.strip().lstrip("\ufeff").lower() for name in fields]
     problems = []
-    missing = [name for name in REQUIRED_FIELDS if name not in header]
+    missing = [name for name in columns.header if name not in header]
     if missing:
-        problems.append(
+        problem = (
             f"line 1: the header lacks the column(s) {', '.join(missing)}; "
-            f"a manifest needs {', '.join(REQUIRED_FIELDS)}"
+            f"--endpoint {columns.endpoint} needs {', '.join(columns.header)}"
         )
+        flags = [flag_of(name) for name in missing if name in OPTION_FIELDS]
+        if flags:
+            problem += f" (or pass {', '.join(flags)} to use one value for every row)"
+        if fields and fields[0].lstrip("\ufeff \t").startswith("{"):
+            problem += "; the file looks like JSON Lines: name it .jsonl"
+        problems.append(problem)
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         problems.append(f"line 1: the header repeats the column(s) {', '.join(repeated)}")
@@ -209,13 +322,13 @@ def _csv_header(fields: list[str]) -> list[str]:
     return header
 
 
-def parse_csv(lines: Iterable[str]) -> Iterator[Record]:
+def parse_csv(lines: Iterable[str], columns: ManifestColumns) -> Iterator[Record]:
     """Parse a CSV manifest whose first record is the header.
 
     Column names are matched without case or surrounding space; unknown
     columns are ignored (and named in ``ManifestRow.ignored``). Raises
-    :class:`ManifestError` for an empty file or a header without ``id``,
-    ``probe`` and ``gallery``.
+    :class:`ManifestError` for an empty file or a header without the columns
+    ``columns`` requires.
     """
     reader = csv.reader(iter(lines))
     try:
@@ -224,7 +337,7 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Record]:
         raise ManifestError(["the manifest is empty: it needs a header line"]) from None
     except csv.Error as exc:
         raise ManifestError([f"line 1: unreadable CSV header ({exc})"]) from None
-    header = _csv_header(first)
+    header = _csv_header(first, columns)
     width = len(header)
     ignored = unknown_fields(header)
     previous_end = reader.line_num
@@ -241,7 +354,7 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Record]:
         previous_end = reader.line_num
         if not any(field.strip() for field in fields):
             continue  # blank line
-        record = _csv_record(start, header, width, fields)
+        record = _csv_record(start, header, width, fields, columns)
         yield (
             attrs.evolve(record, ignored=ignored)
             if ignored and isinstance(record, ManifestRow)
@@ -249,7 +362,9 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Record]:
         )
 
 
-def _csv_record(line: int, header: list[str], width: int, fields: list[str]) -> Record:
+def _csv_record(
+    line: int, header: list[str], width: int, fields: list[str], columns: ManifestColumns
+) -> Record:
     values = dict(zip(header, fields, strict=False))
     raw_key = values.get("id", "").strip()
     if not raw_key:
@@ -261,13 +376,13 @@ def _csv_record(line: int, header: list[str], width: int, fields: list[str]) -> 
         return ManifestRow(
             line, key, problem=f"has {len(fields)} fields but the header has {width} columns"
         )
-    return _row(line, key, values.get("probe"), values.get("gallery"), values)
+    return _row(line, key, values, columns)
 
 
 # -- JSONL --------------------------------------------------------------------------------
 
 
-def parse_jsonl(lines: Iterable[str]) -> Iterator[Record]:
+def parse_jsonl(lines: Iterable[str], columns: ManifestColumns) -> Iterator[Record]:
     """Parse a JSON Lines manifest: one object per line, blank lines skipped.
 
     ``gallery`` is a list of paths (a ``;``-joined string is accepted too);
@@ -285,10 +400,10 @@ def parse_jsonl(lines: Iterable[str]) -> Iterator[Record]:
         if not isinstance(value, dict):
             yield UnkeyedRecord(number, "is not a JSON object")
             continue
-        yield _jsonl_record(number, value, stripped)
+        yield _jsonl_record(number, value, stripped, columns)
 
 
-def _jsonl_record(line: int, value: dict[str, Any], text: str) -> Record:
+def _jsonl_record(line: int, value: dict[str, Any], text: str, columns: ManifestColumns) -> Record:
     raw_key = value.get("id")
     if isinstance(raw_key, bool) or not isinstance(raw_key, str | int) or raw_key == "":
         return UnkeyedRecord(line, "the id is missing (give a non-empty string or an integer)")
@@ -297,14 +412,14 @@ def _jsonl_record(line: int, value: dict[str, Any], text: str) -> Record:
         return UnkeyedRecord(line, "the id is missing")
     if _has_bad_encoding(text):
         return ManifestRow(line, key, problem="the line is not valid UTF-8")
-    row = _row(line, key, value.get("probe"), value.get("gallery"), value)
+    row = _row(line, key, value, columns)
     ignored = unknown_fields(value)
     return attrs.evolve(row, ignored=ignored) if ignored else row
 
 
 def unknown_fields(fields: Iterable[str]) -> tuple[str, ...]:
     """The names among ``fields`` that the manifest format does not know, sorted."""
-    return tuple(sorted({name for name in fields if name and name not in _KNOWN_FIELDS}))
+    return tuple(sorted({name for name in fields if name and name not in KNOWN_FIELDS}))
 
 
 # -- the up-front pass -----------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The JSONL results file: one line per outcome, each written whole and flushed at once.
 
-A line is one ``write`` of the complete record and its newline, so a crash
-leaves at most the last line torn. :func:`read_results` finds the ids already
-done for ``--resume`` and where a torn last line starts; :class:`ResultsWriter`
-cuts it off before appending.
+A line holds the common fields (:data:`LEADING_FIELDS`, then the endpoint's
+own fields, then :data:`TRAILING_FIELDS`). A line is one ``write`` of the
+complete record and its newline, so a crash leaves at most the last line
+torn. :func:`read_results` finds the ids already done for ``--resume`` and
+where a torn last line starts; :class:`ResultsWriter` cuts it off before
+appending.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -20,29 +22,20 @@ import attrs
 from .._errors import VerifikError
 
 __all__ = [
-    "RESULT_FIELDS",
+    "LEADING_FIELDS",
+    "TRAILING_FIELDS",
+    "OutputField",
     "ResultsFileError",
     "ResultsState",
     "ResultsWriter",
+    "line_fields",
     "read_results",
     "result_record",
     "safe_message",
 ]
 
-RESULT_FIELDS: Final = (
-    "id",
-    "status",
-    "verdict",
-    "score",
-    "liveness_score",
-    "matched",
-    "live",
-    "verified",
-    "error_code",
-    "error_message",
-    "attempts",
-    "elapsed",
-)
+LEADING_FIELDS: Final = ("id", "status", "verdict")
+TRAILING_FIELDS: Final = ("error_code", "error_message", "attempts", "elapsed")
 _MAX_MESSAGE: Final = 500
 # A long unbroken run of base64 characters in a message can only be data the
 # server echoed (an image, say); it never belongs in a results file.
@@ -51,6 +44,19 @@ _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/=_-]{120,}")
 
 class ResultsFileError(Exception):
     """The results file cannot be resumed (a damaged line that is not the last)."""
+
+
+@attrs.frozen
+class OutputField:
+    """One endpoint-specific field of an output line: its name and how to read it off a result."""
+
+    name: str
+    value: Callable[[Any], Any]
+
+
+def line_fields(outputs: Sequence[OutputField]) -> tuple[str, ...]:
+    """Every field of an output line, in order, for an endpoint with ``outputs``."""
+    return (*LEADING_FIELDS, *(field.name for field in outputs), *TRAILING_FIELDS)
 
 
 def safe_message(error: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -70,27 +76,24 @@ def result_record(
     result: Any,
     error: VerifikError | None,
     *,
+    outputs: Sequence[OutputField],
     attempts: int,
     elapsed: float,
     secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The output line for one outcome, as a dict with :data:`RESULT_FIELDS` in order.
+    """The output line for one outcome, as a dict with :func:`line_fields` in order.
 
-    ``result`` is a CompareLivenessResult (or None when ``error`` is set).
-    Fields that do not apply are None; no image data or token ever appears.
+    ``result`` is the endpoint's result (None when ``error`` is set); each of
+    ``outputs`` reads one field off it. Fields that do not apply are None; no
+    image data or token ever appears.
     """
-    record: dict[str, Any] = dict.fromkeys(RESULT_FIELDS)
+    record: dict[str, Any] = dict.fromkeys(line_fields(outputs))
     record["id"] = key
     if error is None and result is not None:
-        record.update(
-            status="ok",
-            verdict=str(result.verdict),
-            score=result.score,
-            liveness_score=result.liveness_score,
-            matched=result.matched,
-            live=result.live,
-            verified=result.verified,
-        )
+        record["status"] = "ok"
+        record["verdict"] = str(result.verdict)
+        for field in outputs:
+            record[field.name] = field.value(result)
     else:
         record.update(
             status="error",
@@ -115,7 +118,8 @@ class ResultsState:
     those lines are errors. ``good_size`` is the byte length of the complete
     lines; ``torn`` is True when bytes after it are a partial line.
     ``needs_newline`` is True when the last line is complete JSON that only
-    lacks its newline (kept, not cut).
+    lacks its newline (kept, not cut). ``fields`` are the field names of the
+    first line (None for an empty file): they tell which endpoint wrote it.
     """
 
     done: frozenset[str]
@@ -123,17 +127,18 @@ class ResultsState:
     good_size: int
     torn: bool
     needs_newline: bool = False
+    fields: tuple[str, ...] | None = None
 
 
-def _record_id(raw: bytes) -> tuple[str, bool] | None:
-    """``(id, is_error)`` of a complete results line, or None if it is not one."""
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    """A complete results line as a dict with a string id, or None if it is not one."""
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
         return None
-    return value["id"], value.get("status") != "ok"
+    return value
 
 
 def read_results(path: Path) -> ResultsState:
@@ -148,6 +153,7 @@ def read_results(path: Path) -> ResultsState:
     good_size = 0
     bad_line: int | None = None
     needs_newline = False
+    fields: tuple[str, ...] | None = None
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -162,17 +168,23 @@ def read_results(path: Path) -> ResultsState:
             if not raw.strip():
                 good_size += len(raw)
                 continue
-            parsed = _record_id(raw)
+            parsed = _parse_line(raw)
             if parsed is None:
                 bad_line = number
                 continue
-            key, is_error = parsed
-            done.add(key)
-            errors += is_error
+            if fields is None:
+                fields = tuple(parsed)
+            done.add(parsed["id"])
+            errors += parsed.get("status") != "ok"
             good_size += len(raw)
             needs_newline = not raw.endswith(b"\n")
     return ResultsState(
-        frozenset(done), errors, good_size, torn=bad_line is not None, needs_newline=needs_newline
+        frozenset(done),
+        errors,
+        good_size,
+        torn=bad_line is not None,
+        needs_newline=needs_newline,
+        fields=fields,
     )
 
 
