@@ -2,6 +2,8 @@
 
 import inspect
 
+import pytest
+
 import verifik_async
 import verifik_async.testing
 
@@ -31,3 +33,14 @@ def test_no_public_name_is_missing_from_all() -> None:
         if not name.startswith("_") and type(value).__name__ != "module"
     }
     assert public <= set(verifik_async.__all__)
+
+
+def test_lazy_names_resolve_to_their_classes() -> None:
+    """Names loaded on first use are the real objects, and unknown names raise AttributeError."""
+    from verifik_async._batch import BatchStream
+    from verifik_async._face_models import CompareRequest
+
+    assert verifik_async.BatchStream is BatchStream
+    assert verifik_async.CompareRequest is CompareRequest
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        verifik_async.NoSuchName  # noqa: B018

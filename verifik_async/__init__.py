@@ -7,7 +7,8 @@ Quick start::
         print(result.verified, result.score, result.liveness_score)
 """
 
-from ._batch import BatchStream, Job, Outcome, UnexpectedError
+import typing as _typing
+
 from ._client import VerifikClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -39,26 +40,6 @@ from ._errors import (
     TransportError,
     VerifikError,
 )
-from ._face_models import (
-    BoundingBox,
-    CompareLiveRequest,
-    CompareLiveResult,
-    CompareRequest,
-    CompareResult,
-    DetectedFace,
-    DetectRequest,
-    DetectResult,
-    FaceAttributes,
-    FaceVerdict,
-    LivenessRequest,
-    LivenessResult,
-    SearchMatch,
-    SearchRequest,
-    SearchResult,
-    VerifyMatch,
-    VerifyRequest,
-    VerifyResult,
-)
 from ._images import Image, ImageFormat
 from ._models import (
     OS,
@@ -71,8 +52,75 @@ from ._models import (
     Verdict,
 )
 from ._retry import RetryPolicy
-from ._stats import BatchSummary, Progress
-from ._token import RenewedToken, expires_within, jwt_expiry
+
+# The batch runner and the sibling endpoints load on first use, which keeps
+# `import verifik_async` close to the cost of importing aiohttp alone.
+if _typing.TYPE_CHECKING:
+    from ._batch import BatchStream, Job, Outcome, UnexpectedError
+    from ._face_models import (
+        BoundingBox,
+        CompareLiveRequest,
+        CompareLiveResult,
+        CompareRequest,
+        CompareResult,
+        DetectedFace,
+        DetectRequest,
+        DetectResult,
+        FaceAttributes,
+        FaceVerdict,
+        LivenessRequest,
+        LivenessResult,
+        SearchMatch,
+        SearchRequest,
+        SearchResult,
+        VerifyMatch,
+        VerifyRequest,
+        VerifyResult,
+    )
+    from ._stats import BatchSummary, Progress
+    from ._token import RenewedToken, expires_within, jwt_expiry
+
+_LAZY = {
+    "BatchStream": "._batch",
+    "Job": "._batch",
+    "Outcome": "._batch",
+    "UnexpectedError": "._batch",
+    "BatchSummary": "._stats",
+    "Progress": "._stats",
+    "RenewedToken": "._token",
+    "expires_within": "._token",
+    "jwt_expiry": "._token",
+    "BoundingBox": "._face_models",
+    "CompareLiveRequest": "._face_models",
+    "CompareLiveResult": "._face_models",
+    "CompareRequest": "._face_models",
+    "CompareResult": "._face_models",
+    "DetectRequest": "._face_models",
+    "DetectResult": "._face_models",
+    "DetectedFace": "._face_models",
+    "FaceAttributes": "._face_models",
+    "FaceVerdict": "._face_models",
+    "LivenessRequest": "._face_models",
+    "LivenessResult": "._face_models",
+    "SearchMatch": "._face_models",
+    "SearchRequest": "._face_models",
+    "SearchResult": "._face_models",
+    "VerifyMatch": "._face_models",
+    "VerifyRequest": "._face_models",
+    "VerifyResult": "._face_models",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'verifik_async' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

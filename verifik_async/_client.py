@@ -25,7 +25,6 @@ from ._errors import (
     VerifikError,
 )
 from ._face_client import FaceEndpointsMixin
-from ._face_protocol import FACE_ENDPOINTS
 from ._images import Image, ImageInput
 from ._models import OS, CompareLivenessRequest, CompareLivenessResult, GalleryInput, SearchMode
 from ._protocol import ENDPOINTS, Answer, request_body
@@ -217,7 +216,11 @@ class VerifikClient(FaceEndpointsMixin):
         The batch runner uses this; ``throttle`` is awaited before every
         attempt (a rate limiter). Raises InputError for an unknown request type.
         """
-        endpoint = _ENDPOINTS.get(type(request))
+        endpoint = ENDPOINTS.get(type(request))
+        if endpoint is None:
+            from ._face_protocol import FACE_ENDPOINTS
+
+            endpoint = FACE_ENDPOINTS.get(type(request))
         if endpoint is None:
             raise InputError(
                 "request", f"{type(request).__name__} is not a request type this client sends"
@@ -393,8 +396,6 @@ class VerifikClient(FaceEndpointsMixin):
                 )
             raise ClientStateError("the client is closed")
 
-
-_ENDPOINTS: Final = {**ENDPOINTS, **FACE_ENDPOINTS}
 
 # Stands in for the probe of a request template; never sent.
 _PLACEHOLDER: Final = Image.from_bytes(b"placeholder")
