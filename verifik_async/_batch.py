@@ -14,7 +14,6 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
 
@@ -197,13 +196,18 @@ class BatchStream(Generic[R]):
         self._total = total if total is not None else _length(jobs)
         self._call: Callable[[Any], Awaitable[Any]] = call or self._default_call
         self._call_options = call_options
-        self._slots = anyio.Semaphore(self._concurrency)
         send, receive = anyio.create_memory_object_stream[Outcome[R]](self._concurrency)
         self._send: MemoryObjectSendStream[Outcome[R]] = send
         self._receive: MemoryObjectReceiveStream[Outcome[R]] = receive
         self._task_group: TaskGroup | None = None
         self._feed_scope = anyio.CancelScope()
         self._input_error: BaseException | None = None
+        # the job source, pulled by the workers themselves
+        self._sync_jobs: Iterator[Any] | None = None
+        self._async_jobs: AsyncIterator[Any] | None = None
+        self._pull_lock = anyio.Lock()
+        self._next_index = 0
+        self._exhausted = False
         # ordered mode: finished outcomes waiting for their turn
         self._pending: dict[int, Outcome[R]] = {}
         self._next_to_emit = 0
@@ -285,7 +289,11 @@ class BatchStream(Generic[R]):
 
     async def __anext__(self) -> Outcome[R]:
         try:
-            return await self._receive.receive()
+            try:
+                # A ready outcome is taken without a trip through the event loop.
+                return self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._receive.receive()
         except anyio.EndOfStream:
             self._ended_at = self._ended_at or time.monotonic()
             if self._input_error is not None:
@@ -313,49 +321,68 @@ class BatchStream(Generic[R]):
         )
 
     async def _feed(self) -> None:
-        with self._feed_scope:
-            await self._feed_unscoped()
-
-    async def _feed_unscoped(self) -> None:
-        async with (
-            self._send,
-            anyio.create_task_group() as workers,
-            aclosing(_aiter(self._jobs)) as jobs,
-        ):
-            index = 0
-            while True:
-                # A job is pulled only once it can start: nothing is taken from
-                # the input that would not run if the caller stopped now.
-                await self._slots.acquire()
-                if self._ordered:
-                    while index >= self._next_to_emit + self._window:
-                        await self._emitted.wait()
-                try:
-                    item = await anext(jobs)
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    # The job iterator itself failed: it cannot go on. Deliver
-                    # what is in flight, then raise this from the iterator.
-                    logger.debug("job input failed after %d jobs", index)
-                    self._input_error = exc
-                    break
-                self._in_flight += 1
-                workers.start_soon(self._run, index, _as_job(item))
-                index += 1
-
-    async def _run(self, index: int, job: Job) -> None:
+        """Run ``concurrency`` workers; end the stream when they are all done."""
+        if isinstance(self._jobs, AsyncIterable):
+            self._async_jobs = aiter(self._jobs)
+        else:
+            self._sync_jobs = iter(self._jobs)
         try:
-            outcome = await self._execute(index, job)
+            with self._feed_scope:
+                async with self._send, anyio.create_task_group() as workers:
+                    for _ in range(self._concurrency):
+                        workers.start_soon(self._work)
+        finally:
+            self._exhausted = True
+            if isinstance(self._async_jobs, AsyncGenerator):
+                with anyio.CancelScope(shield=True):
+                    await self._async_jobs.aclose()
+
+    async def _work(self) -> None:
+        # A fixed pool of workers, each pulling its next job only once it has
+        # delivered the last: no task per job, and nothing is taken from the
+        # input that would not run if the caller stopped now.
+        while (pulled := await self._pull()) is not None:
+            outcome = await self._execute(*pulled)
             self._record(outcome)
             await self._emit(outcome)
             if self._fail_fast and outcome.error is not None:
-                # Only the feeder and its workers stop: the caller goes on
-                # reading what is buffered, this failure included.
+                # Only the workers stop: the caller goes on reading what is
+                # buffered, this failure included.
                 self._stopped_early = True
                 self._feed_scope.cancel()
-        finally:
-            self._slots.release()
+                return
+
+    async def _pull(self) -> tuple[int, Job] | None:
+        """The next job and its index, or None when the input is done (or failed)."""
+        if self._ordered:
+            while not self._exhausted and self._next_index >= self._next_to_emit + self._window:
+                await self._emitted.wait()
+        if self._exhausted:
+            return None
+        try:
+            if self._sync_jobs is not None:
+                item = next(self._sync_jobs)
+            else:
+                assert self._async_jobs is not None
+                # An async generator cannot be advanced by two tasks at once.
+                async with self._pull_lock:
+                    if self._exhausted:
+                        return None
+                    item = await anext(self._async_jobs)
+        except (StopIteration, StopAsyncIteration):
+            self._exhausted = True
+            return None
+        except Exception as exc:
+            # The job iterator itself failed: it cannot go on. The jobs in
+            # flight are delivered, then this is raised from the iterator.
+            logger.debug("job input failed after %d jobs", self._next_index)
+            self._exhausted = True
+            self._input_error = exc
+            return None
+        index = self._next_index
+        self._next_index += 1
+        self._in_flight += 1
+        return index, _as_job(item)
 
     async def _execute(self, index: int, job: Job) -> Outcome[R]:
         if job.error is None and self._limiter is not None:
@@ -397,7 +424,10 @@ class BatchStream(Generic[R]):
 
     async def _emit(self, outcome: Outcome[R]) -> None:
         if not self._ordered:
-            await self._send.send(outcome)
+            try:
+                self._send.send_nowait(outcome)
+            except anyio.WouldBlock:
+                await self._send.send(outcome)
             return
         self._pending[outcome.index] = outcome
         async with self._emit_lock:
@@ -413,15 +443,6 @@ def _length(jobs: Any) -> int | None:
         return len(jobs)
     except TypeError:
         return None
-
-
-async def _aiter(jobs: JobsInput) -> AsyncGenerator[Any, None]:
-    if isinstance(jobs, AsyncIterable):
-        async for item in jobs:
-            yield item
-    else:
-        for item in jobs:
-            yield item
 
 
 def probe_jobs(template: CompareLivenessRequest, probes: Any) -> Iterator[Job]:
