@@ -9,7 +9,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent(
     """
-    import json, os, resource, sys
+    import json, os, sys
     import anyio
     from verifik_async import CompareLivenessRequest, Image, VerifikClient
     from verifik_async.testing import EmulatorServer
@@ -18,7 +18,13 @@ SCRIPT = textwrap.dedent(
     WARMUP, TOTAL = int(sys.argv[1]), int(sys.argv[2])
 
     def peak_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, not ru_maxrss: a child started by vfork can inherit its
+        # parent's ru_maxrss across exec, which would hide any growth here.
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM in /proc/self/status")
 
     async def main():
         marks = {}
