@@ -19,6 +19,7 @@ from verifik_async import (
     Job,
     Outcome,
     Progress,
+    RateLimitError,
     RetryPolicy,
     ServerError,
     VerifikClient,
@@ -397,3 +398,42 @@ async def test_server_errors_keep_their_attempts(server, client, png) -> None:
     assert isinstance(outcomes[0].error, ServerError)
     assert outcomes[0].attempts == FAST.max_attempts
     gc.collect()
+
+
+async def test_ordered_fail_fast_delivers_the_jobs_before_the_failure_and_the_failure(
+    server, client, png
+) -> None:
+    """Ordered fail-fast: a slow head still arrives, then the failure, then the stream ends."""
+    server.script(png(1), faults=[Fault.delay(0.4)])
+    server.script(png(2), faults=[Fault.status(404)])
+    jobs = [(i, CompareLivenessRequest(png(i), [png(0)])) for i in range(1, 200)]
+    outcomes = await _collect(client.stream(jobs, concurrency=2, ordered=True, fail_fast=True))
+    assert [o.key for o in outcomes] == [1, 2]
+    assert outcomes[0].ok
+    assert outcomes[1].error is not None and outcomes[1].error.status == 404
+
+
+async def test_a_429_pauses_the_client_even_when_that_call_gives_up(server, png) -> None:
+    """With no retries, a 429's Retry-After still holds back the client's next calls."""
+    async with VerifikClient(
+        token=server.token, base_url=server.base_url, retry=RetryPolicy.never()
+    ) as client:
+        server.inject(Fault.rate_limited(0.4))
+        with pytest.raises(RateLimitError):
+            await client.compare_with_liveness(png(1), [png(0)])
+        await client.compare_with_liveness(png(2), [png(0)])
+    first, second = server.requests
+    assert second.received_at - first.received_at >= 0.35
+
+
+async def test_a_failing_progress_callback_loses_nothing(server, client, png, caplog) -> None:
+    """A progress hook that raises is logged; every outcome is still delivered."""
+
+    def progress(p: Progress) -> None:
+        if p.done == 3:
+            raise ZeroDivisionError("display broke")
+
+    jobs = [CompareLivenessRequest(png(i), [png(0)]) for i in range(10)]
+    outcomes = await _collect(client.stream(jobs, concurrency=2, progress=progress))
+    assert sorted(o.index for o in outcomes) == list(range(10))
+    assert any("progress callback failed" in r.getMessage() for r in caplog.records)

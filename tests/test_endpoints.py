@@ -694,3 +694,28 @@ async def test_concurrent_ensure_fresh_token_renews_once() -> None:
                 tasks.start_soon(refresh)
     assert sorted(renewed) == [False, False, False, False, True]
     assert [r.path for r in server.requests] == [SESSION]
+
+
+def test_sibling_request_bodies_are_right_in_a_fresh_interpreter() -> None:
+    """prepare() renames and omits fields of a sibling request before any call has loaded them."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import anyio, json\n"
+        "from verifik_async import SearchRequest, VerifikClient\n"
+        "from tests.conftest import make_png\n"
+        "async def main():\n"
+        "    async with VerifikClient(token='t', base_url='http://127.0.0.1:9/v2/') as c:\n"
+        "        body = json.loads(await c.prepare(SearchRequest(make_png(1), min_score=0.8)))\n"
+        "    print(json.dumps(sorted(body)))\n"
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    keys = json.loads(done.stdout)
+    assert "images" in keys
+    assert "images_" not in keys

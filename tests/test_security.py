@@ -489,3 +489,19 @@ async def test_missing_token_is_refused_with_authentication_error(
         parse_compare_liveness(Answer(status, lowered, content), request)
     assert isinstance(caught.value, VerifikError)
     assert caught.value.status == 401
+
+
+async def test_long_text_taken_for_a_path_is_never_echoed(png: Callable[..., bytes]) -> None:
+    """Base64 mangled so that it reads as a path (quoted, say) is not echoed in errors or reprs."""
+    import base64 as b64
+
+    from verifik_async import Image, ImageError
+
+    mangled = '"' + b64.b64encode(png(3)).decode() + '"'
+    image = Image.coerce(mangled, "probe")
+    assert mangled[1:41] not in repr(image)
+    with pytest.raises(ImageError) as info:
+        await image.prepare("probe", 5_000_000)
+    assert info.value.field == "probe"
+    assert mangled[1:41] not in str(info.value)
+    assert "not shown" in str(info.value)

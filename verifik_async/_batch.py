@@ -344,13 +344,11 @@ class BatchStream(Generic[R]):
         while (pulled := await self._pull()) is not None:
             outcome = await self._execute(*pulled)
             self._record(outcome)
-            await self._emit(outcome)
             if self._fail_fast and outcome.error is not None:
-                # Only the workers stop: the caller goes on reading what is
-                # buffered, this failure included.
-                self._stopped_early = True
-                self._feed_scope.cancel()
-                return
+                # No new job starts; the workers stop once this failure has
+                # been delivered (in ordered mode, after the jobs before it).
+                self._stopped_early = self._exhausted = True
+            await self._emit(outcome)
 
     async def _pull(self) -> tuple[int, Job] | None:
         """The next job and its index, or None when the input is done (or failed)."""
@@ -412,7 +410,7 @@ class BatchStream(Generic[R]):
         self._counts[label] = self._counts.get(label, 0) + 1
         self._latency.add(outcome.elapsed)
         if self._progress is not None:
-            self._progress(
+            self._report_progress(
                 Progress(
                     done=self._succeeded + self._failed,
                     failed=self._failed,
@@ -422,12 +420,21 @@ class BatchStream(Generic[R]):
                 )
             )
 
+    def _report_progress(self, progress: Progress) -> None:
+        assert self._progress is not None
+        try:
+            self._progress(progress)
+        except Exception:
+            # A broken progress display must not lose the outcomes of the batch.
+            logger.exception("the batch's progress callback failed")
+
     async def _emit(self, outcome: Outcome[R]) -> None:
         if not self._ordered:
             try:
                 self._send.send_nowait(outcome)
             except anyio.WouldBlock:
                 await self._send.send(outcome)
+            self._after_delivery(outcome)
             return
         self._pending[outcome.index] = outcome
         async with self._emit_lock:
@@ -436,6 +443,13 @@ class BatchStream(Generic[R]):
                 self._next_to_emit += 1
                 self._emitted.set()
                 self._emitted = anyio.Event()
+                self._after_delivery(ready)
+
+    def _after_delivery(self, outcome: Outcome[R]) -> None:
+        if self._fail_fast and outcome.error is not None:
+            # Only the workers stop: the caller goes on reading what is
+            # buffered, this failure included.
+            self._feed_scope.cancel()
 
 
 def _length(jobs: Any) -> int | None:

@@ -362,6 +362,7 @@ class VerifikClient(FaceEndpointsMixin):
             except VerifikError as exc:
                 exc.attempts = attempt
                 elapsed = time.monotonic() - started
+                self._pause_for(exc, policy)
                 delay = self._retry_delay(exc, policy, attempt)
                 if delay is None:
                     _log_attempt(method, path, exc, attempt, elapsed)
@@ -378,14 +379,21 @@ class VerifikClient(FaceEndpointsMixin):
         if attempt >= policy.max_attempts or not _is_retryable(exc, policy):
             return None
         retry_after = getattr(exc, "retry_after", None)
-        delay = backoff_delay(policy, attempt, retry_after, rand=random.random)
-        if delay is not None and isinstance(exc, RateLimitError) and retry_after is not None:
-            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
-        return delay
+        return backoff_delay(policy, attempt, retry_after, rand=random.random)
+
+    def _pause_for(self, exc: VerifikError, policy: RetryPolicy) -> None:
+        """Hold back every call of this client after a 429 with Retry-After.
+
+        Whether or not this call retries: the server asked the client, not
+        the call, to wait. The pause is capped at ``max_retry_after``.
+        """
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            pause = min(exc.retry_after, policy.max_retry_after)
+            self._paused_until = max(self._paused_until, time.monotonic() + pause)
 
     async def _wait_if_paused(self) -> None:
-        wait = self._paused_until - time.monotonic()
-        if wait > 0:
+        # Loop: another 429 may extend the pause while this call waits.
+        while (wait := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110
             await anyio.sleep(wait)
 
     def _check_open(self) -> None:

@@ -6,7 +6,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -154,6 +154,3 @@ class ClientConfig:
             values["base_url"] = base_url
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-TimeoutArg = Timeout | float | None | Literal[Unset.UNSET]

@@ -55,8 +55,6 @@ __all__ = [
     "VerifikError",
 ]
 
-_BODY_PREVIEW = 200
-
 
 class VerifikError(Exception):
     """Root of every error raised by verifik_async.
@@ -240,9 +238,3 @@ class ServerError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
-
-
-def body_preview(body: bytes) -> str:
-    """A short printable prefix of a response body, for error messages."""
-    text = body[:_BODY_PREVIEW].decode("utf-8", "replace")
-    return text + ("..." if len(body) > _BODY_PREVIEW else "")

@@ -409,7 +409,7 @@ def parse_token_renewal(answer: Answer) -> RenewedToken:
         raise error_for(answer)
     try:
         payload = loads(answer.body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ResponseError(
             f"HTTP {answer.status} answer is not JSON ({len(answer.body)} bytes)",
             status=answer.status,

@@ -22,6 +22,8 @@ __all__ = ["Image", "ImageFormat", "ImageInput", "sniff_format"]
 _THREAD_THRESHOLD = 512 * 1024
 _SNIFF_B64_CHARS = 16  # 12 decoded bytes: enough for every signature below
 _SHORT_TEXT = 255
+# Paths longer than this are not echoed: real ones rarely are, data often is.
+_SHOWN_PATH = 160
 _PATH_MAX = 4096
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
@@ -161,7 +163,8 @@ class Image:
 
     def __repr__(self) -> str:
         if self._path is not None:
-            return f"Image(path={str(self._path)!r})"
+            shown = _shown(self._path)
+            return f"Image(path={shown!r})" if shown == str(self._path) else f"Image({shown})"
         if self._data is not None:
             return f"Image(<{len(self._data)} bytes>)"
         assert self._text is not None
@@ -223,19 +226,28 @@ class Image:
         return _encode(_read_file(self._path, field, max_bytes), field, max_bytes)
 
 
+def _shown(path: Path) -> str:
+    """A path for a message or repr; a long one may be image data passed by mistake."""
+    text = str(path)
+    if len(text) <= _SHOWN_PATH:
+        return text
+    return f"<a path of {len(text)} characters, not shown: image data passed as a str?>"
+
+
 def _read_file(path: Path, field: str, max_bytes: int) -> bytes:
+    shown = _shown(path)
     try:
         size = path.stat().st_size
         if path.is_dir():
-            raise ImageError(field, f"is a directory, not an image file: {path}")
+            raise ImageError(field, f"is a directory, not an image file: {shown}")
         _check_size(size, field, max_bytes)
         return path.read_bytes()
     except FileNotFoundError:
-        raise ImageError(field, f"file not found: {path}") from None
+        raise ImageError(field, f"file not found: {shown}") from None
     except PermissionError:
-        raise ImageError(field, f"permission denied reading {path}") from None
+        raise ImageError(field, f"permission denied reading {shown}") from None
     except OSError as exc:
-        raise ImageError(field, f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ImageError(field, f"cannot read {shown}: {exc.strerror or exc}") from None
 
 
 def _check_size(size: int, field: str, max_bytes: int) -> None:

@@ -85,6 +85,10 @@ class Answer:
 
 def request_body(request: Any) -> bytes:
     """The JSON body for a request whose images are already prepared."""
+    if type(request) not in ENDPOINTS:
+        # The sibling endpoints' converter hooks are registered when their
+        # module loads, which is deferred until one of them is used.
+        from . import _face_protocol  # noqa: F401
     return dumps(converter.unstructure(request))
 
 
