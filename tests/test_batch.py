@@ -437,3 +437,27 @@ async def test_a_failing_progress_callback_loses_nothing(server, client, png, ca
     outcomes = await _collect(client.stream(jobs, concurrency=2, progress=progress))
     assert sorted(o.index for o in outcomes) == list(range(10))
     assert any("progress callback failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_stream_renews_a_token_close_to_expiry_before_the_batch(png) -> None:
+    """renew_token_within renews a soon-expiring token first; every call then uses the new one."""
+    from verifik_async.testing import make_jwt
+
+    async with EmulatorServer(token=make_jwt(time.time() + 600)) as server:
+        old = server.token
+        async with VerifikClient(token=old, base_url=server.base_url, retry=FAST) as client:
+            jobs = [CompareLivenessRequest(png(i), [png(0)]) for i in range(5)]
+            outcomes = await _collect(client.stream(jobs, renew_token_within=3600))
+            assert client.config.token != old
+        assert all(o.ok for o in outcomes)
+        first, *calls = server.requests
+        assert first.method == "GET" and "auth/session" in first.path
+        assert len(calls) == 5
+        assert all(r.headers["Authorization"] == f"Bearer {client.config.token}" for r in calls)
+
+
+async def test_stream_leaves_a_fresh_token_alone(server, client, png) -> None:
+    """A token far from expiry is not renewed: no extra request."""
+    jobs = [CompareLivenessRequest(png(1), [png(0)])]
+    await _collect(client.stream(jobs, renew_token_within=60))
+    assert [r.method for r in server.requests] == ["POST"]

@@ -676,3 +676,14 @@ def test_compare_command_stays_compare_with_liveness(capsys: pytest.CaptureFixtu
     assert main(["compare", probe, probe, "--emulator", "--endpoint", "search"]) == 2
     assert main(["compare", probe, probe, "--emulator", "--min-score", "0.5"]) == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_burst_and_token_renewal_flags_run(tmp_path: Path) -> None:
+    """--rate with --burst and --renew-token-within (renewing the emulator's 30-day token) run."""
+    out = tmp_path / "out.jsonl"
+    args = [
+        "batch", str(EXAMPLES / "manifest.csv"), "--emulator", "--out", str(out),
+        "--rate", "100", "--burst", "5", "--renew-token-within", str(40 * 86400), "-q",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert len(out.read_text().splitlines()) == 24

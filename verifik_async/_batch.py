@@ -161,6 +161,8 @@ class BatchStream(Generic[R]):
         progress: called with a :class:`Progress` after every outcome.
         total: the number of jobs, for progress, when ``jobs`` has no len().
         call: ``await call(request)`` does one job; default ``client.call``.
+        renew_token_within: before the first call, renew the client's token
+            if its JWT expires within this many seconds (opt-in).
         timeout, retry: per-call overrides passed to every call.
 
     Leaving the ``async with`` block early (break, error, cancellation)
@@ -181,6 +183,7 @@ class BatchStream(Generic[R]):
         progress: Callable[[Progress], None] | None = None,
         total: int | None = None,
         call: Callable[[Any], Awaitable[R]] | None = None,
+        renew_token_within: float | None = None,
         **call_options: Any,
     ) -> None:
         self._client = client
@@ -196,6 +199,7 @@ class BatchStream(Generic[R]):
         self._total = total if total is not None else _length(jobs)
         self._call: Callable[[Any], Awaitable[Any]] = call or self._default_call
         self._call_options = call_options
+        self._renew_token_within = renew_token_within
         send, receive = anyio.create_memory_object_stream[Outcome[R]](self._concurrency)
         self._send: MemoryObjectSendStream[Outcome[R]] = send
         self._receive: MemoryObjectReceiveStream[Outcome[R]] = receive
@@ -252,6 +256,8 @@ class BatchStream(Generic[R]):
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
             raise ClientStateError("a BatchStream can be entered only once")
+        if self._renew_token_within is not None:
+            await self._client.ensure_fresh_token(min_validity=self._renew_token_within)
         self._started_at = time.monotonic()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()

@@ -128,6 +128,20 @@ def add_parser(subparsers: Any) -> None:
         help="at most R HTTP attempts per second (default: no limit)",
     )
     run_group.add_argument(
+        "--burst",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="with --rate, at most N attempts at once (default 1)",
+    )
+    run_group.add_argument(
+        "--renew-token-within",
+        type=positive_float,
+        metavar="S",
+        help="before starting, renew the token if it expires within S seconds "
+        "(read from the JWT; e.g. 86400 for a day)",
+    )
+    run_group.add_argument(
         "--ordered",
         action="store_true",
         help="write results in manifest order (default: as they complete)",
@@ -394,9 +408,13 @@ class _Job:
                 ordered=args.ordered,
                 fail_fast=args.fail_fast,
                 rate=args.rate,
+                burst=args.burst,
+                renew_token_within=args.renew_token_within,
                 progress=self._progress,
                 total=self._plan.report.to_run,
             ) as results:
+                if client.config.token and client.config.token not in secrets:
+                    secrets.append(client.config.token)  # renewed on entry
                 try:
                     await self._drain(results, writer, secrets)
                 finally:
