@@ -32,8 +32,9 @@ from ._models import (
     SearchMode,
     Signature,
     coerce_gallery,
-    enum_field,
     score_field,
+    to_os,
+    to_search_mode,
 )
 
 __all__ = [
@@ -124,14 +125,6 @@ def _image_list(value: Any) -> tuple[Image, ...]:
     return coerce_images(value, "images")
 
 
-def _to_os(value: Any) -> OS:
-    return enum_field(OS, "os", value)
-
-
-def _to_search_mode(value: Any) -> SearchMode:
-    return enum_field(SearchMode, "search_mode", value)
-
-
 def _required_score(field: str, value: Any, bounds: tuple[float, float]) -> float:
     if value is None:
         low, high = bounds
@@ -218,7 +211,7 @@ class CompareRequest:
     probe: tuple[Image, ...] = attrs.field(converter=_probe_list)
     gallery: tuple[Image, ...] = attrs.field(converter=coerce_gallery)
     search_mode: SearchMode = attrs.field(
-        default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
+        default=SearchMode.FAST, converter=to_search_mode, kw_only=True
     )
     compare_min_score: float = attrs.field(
         default=DEFAULT_COMPARE_MIN_SCORE,
@@ -242,9 +235,9 @@ class CompareLiveRequest:
 
     probe: Image = attrs.field(converter=_probe_image)
     gallery: tuple[Image, ...] = attrs.field(converter=coerce_gallery)
-    os: OS = attrs.field(default=OS.DESKTOP, converter=_to_os, kw_only=True)
+    os: OS = attrs.field(default=OS.DESKTOP, converter=to_os, kw_only=True)
     search_mode: SearchMode = attrs.field(
-        default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
+        default=SearchMode.FAST, converter=to_search_mode, kw_only=True
     )
     liveness_min_score: float = attrs.field(
         default=DEFAULT_LIVENESS_MIN_SCORE,
@@ -272,7 +265,7 @@ class LivenessRequest:
     """
 
     image: Image = attrs.field(converter=_single_image)
-    os: OS = attrs.field(default=OS.DESKTOP, converter=_to_os, kw_only=True)
+    os: OS = attrs.field(default=OS.DESKTOP, converter=to_os, kw_only=True)
     liveness_min_score: float | None = attrs.field(
         default=None,
         converter=_optional_liveness_min,
@@ -322,7 +315,7 @@ class SearchRequest:
         kw_only=True,
     )
     search_mode: SearchMode = attrs.field(
-        default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
+        default=SearchMode.FAST, converter=to_search_mode, kw_only=True
     )
     collection_id: str | None = attrs.field(default=None, converter=_collection_id, kw_only=True)
     max_results: int | None = attrs.field(default=None, converter=_max_results, kw_only=True)
@@ -349,7 +342,7 @@ class VerifyRequest:
         kw_only=True,
     )
     search_mode: SearchMode = attrs.field(
-        default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
+        default=SearchMode.FAST, converter=to_search_mode, kw_only=True
     )
     collection_id: str | None = attrs.field(default=None, converter=_collection_id, kw_only=True)
 

@@ -42,9 +42,11 @@ from ._protocol import Answer, Endpoint, error_for, parse_with
 from ._token import RenewedToken, jwt_expiry
 from ._wire import (
     WireError,
+    as_mapping,
     converter,
     loads,
     normalise_score,
+    optional_score,
     structure_comparison,
     structure_liveness,
     structure_signature,
@@ -138,12 +140,6 @@ def _structure(cls: type[T], value: Any, field: str) -> T:
         raise WireError(field, f"cannot be read: {exc}") from None
 
 
-def _mapping(value: Any, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise WireError(field, f"must be an object, got {type(value).__name__}")
-    return value
-
-
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
@@ -152,13 +148,6 @@ def _text(value: Any) -> str | None:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
-
-
-def _optional_score(value: Any, field: str) -> float | None:
-    try:
-        return None if value is None else normalise_score(value, field)
-    except WireError:
-        return None
 
 
 def _envelope_fields(envelope: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
@@ -199,14 +188,14 @@ def parse_compare(answer: Answer, request: CompareRequest) -> CompareResult:
     """
 
     def parse(data: Any, envelope: Mapping[str, Any]) -> CompareResult:
-        record = _mapping(data, "data")
+        record = as_mapping(data, "data")
         raw, score, holder = _score_of(record, "data")
         return CompareResult(
             score=score,
             raw_score=raw,
             compare_min_score=request.compare_min_score,
             server_passed=_flag(holder.get("passed")),
-            server_min_score=_optional_score(
+            server_min_score=optional_score(
                 holder.get("compare_min_score"), "data.result.compare_min_score"
             ),
             id=_text(record.get("_id", record.get("id"))),
@@ -225,7 +214,7 @@ def parse_compare_live(answer: Answer, request: CompareLiveRequest) -> CompareLi
     """
 
     def parse(data: Any, envelope: Mapping[str, Any]) -> CompareLiveResult:
-        record = _mapping(data, "data")
+        record = as_mapping(data, "data")
         if "comparison" in record and "score" not in record:
             comparison = structure_comparison(record["comparison"])
             raw, score = comparison.raw_score, comparison.score
@@ -262,11 +251,11 @@ def parse_liveness(answer: Answer, request: LivenessRequest) -> LivenessResult:
 
 
 def _face(value: Any, field: str) -> DetectedFace:
-    face = _mapping(value, field)
+    face = as_mapping(value, field)
     box_value = face.get("bounding_box", face.get("boundingBox"))
     if box_value is None:
         raise WireError(f"{field}.bounding_box", "is missing")
-    box = _structure(BoundingBox, _mapping(box_value, f"{field}.bounding_box"), field)
+    box = _structure(BoundingBox, as_mapping(box_value, f"{field}.bounding_box"), field)
     raw_confidence = face.get("confidence")
     attributes_value = face.get("attributes")
     attributes = None
@@ -278,7 +267,7 @@ def _face(value: Any, field: str) -> DetectedFace:
         )
     return DetectedFace(
         bounding_box=box,
-        confidence=_optional_score(raw_confidence, f"{field}.confidence"),
+        confidence=optional_score(raw_confidence, f"{field}.confidence"),
         raw_confidence=raw_confidence,
         landmarks=face.get("landmarks"),
         attributes=attributes,
@@ -299,7 +288,7 @@ def parse_detect(answer: Answer, request: DetectRequest) -> DetectResult:
     """The result of a /detect answer: ``{faces[...], face_count}``."""
 
     def parse(data: Any, envelope: Mapping[str, Any]) -> DetectResult:
-        record = _mapping(data, "data")
+        record = as_mapping(data, "data")
         faces_value = record.get("faces")
         count_value = record.get("face_count")
         if faces_value is None:
@@ -320,7 +309,7 @@ def parse_detect(answer: Answer, request: DetectRequest) -> DetectResult:
 
 
 def _identified(value: Any, field: str) -> tuple[Mapping[str, Any], str | None, Any, float]:
-    record = _mapping(value, field)
+    record = as_mapping(value, field)
     raw = record.get("score")
     score = normalise_score(raw, f"{field}.score")
     return record, _text(record.get("id", record.get("_id"))), raw, score
@@ -360,7 +349,7 @@ def parse_verify(answer: Answer, request: VerifyRequest) -> VerifyResult:
     """The result of a /verify answer: ``{match{id, name, score, ...}}`` (``match`` null: none)."""
 
     def parse(data: Any, envelope: Mapping[str, Any]) -> VerifyResult:
-        record = _mapping(data, "data")
+        record = as_mapping(data, "data")
         if "match" in record:
             value = record["match"]
         elif "score" in record:

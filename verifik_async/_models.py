@@ -134,11 +134,13 @@ def _check_crop_face(instance: Any, attribute: attrs.Attribute[Any], value: Any)
         raise InputError("crop_face", f"must be true, false or None, got {value!r}")
 
 
-def _to_os(value: Any) -> OS:
+def to_os(value: Any) -> OS:
+    """``value`` as an OS member, or InputError naming ``os``."""
     return enum_field(OS, "os", value)
 
 
-def _to_search_mode(value: Any) -> SearchMode:
+def to_search_mode(value: Any) -> SearchMode:
+    """``value`` as a SearchMode member, or InputError naming ``search_mode``."""
     return enum_field(SearchMode, "search_mode", value)
 
 
@@ -155,9 +157,9 @@ class CompareLivenessRequest:
 
     probe: Image = attrs.field(converter=_coerce_probe)
     gallery: tuple[Image, ...] = attrs.field(converter=coerce_gallery)
-    os: OS = attrs.field(default=OS.DESKTOP, converter=_to_os, kw_only=True)
+    os: OS = attrs.field(default=OS.DESKTOP, converter=to_os, kw_only=True)
     search_mode: SearchMode = attrs.field(
-        default=SearchMode.FAST, converter=_to_search_mode, kw_only=True
+        default=SearchMode.FAST, converter=to_search_mode, kw_only=True
     )
     compare_min_score: float | None = _optional_score("compare_min_score", COMPARE_MIN_SCORE_RANGE)
     liveness_min_score: float | None = _optional_score(

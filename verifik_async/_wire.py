@@ -27,10 +27,12 @@ from ._models import (
 
 __all__ = [
     "WireError",
+    "as_mapping",
     "converter",
     "dumps",
     "loads",
     "normalise_score",
+    "optional_score",
     "structure_comparison",
     "structure_liveness",
     "structure_signature",
@@ -92,7 +94,8 @@ def normalise_score(value: Any, field: str) -> float:
     return number
 
 
-def _optional_score(value: Any, field: str) -> float | None:
+def optional_score(value: Any, field: str) -> float | None:
+    """A score as in ``normalise_score``, or None when absent or unreadable."""
     try:
         return None if value is None else normalise_score(value, field)
     except WireError:
@@ -152,7 +155,8 @@ _structure_signature_fields = make_dict_structure_fn(
 )
 
 
-def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+def as_mapping(value: Any, field: str) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else WireError naming ``field``."""
     if not isinstance(value, Mapping):
         raise WireError(field, f"must be an object, got {type(value).__name__}")
     return value
@@ -160,7 +164,7 @@ def _mapping(value: Any, field: str) -> Mapping[str, Any]:
 
 def structure_comparison(value: Any, field: str = "data.comparison") -> ComparisonRecord:
     """A ComparisonRecord from ``{..., result: {score}}`` (or a bare ``{score}``)."""
-    record = _mapping(value, field)
+    record = as_mapping(value, field)
     result = record.get("result")
     if isinstance(result, Mapping) and "score" in result:
         raw, where = result["score"], f"{field}.result.score"
@@ -174,12 +178,12 @@ def structure_comparison(value: Any, field: str = "data.comparison") -> Comparis
 
 def structure_liveness(value: Any, field: str = "data.liveness") -> LivenessRecord:
     """A LivenessRecord from a full record with ``result`` or the flat ``{liveness_score, ...}``."""
-    record = _mapping(value, field)
+    record = as_mapping(value, field)
     result = record.get("result")
     source = result if isinstance(result, Mapping) else record
     raw = source.get("liveness_score")
     score = normalise_score(raw, f"{field}.result.liveness_score")
-    min_score = _optional_score(
+    min_score = optional_score(
         source.get("min_score", record.get("liveness_min_score")), f"{field}.min_score"
     )
     server_passed = source.get("passed")
@@ -190,7 +194,7 @@ def structure_liveness(value: Any, field: str = "data.liveness") -> LivenessReco
         min_score=min_score,
         passed=score > min_score if min_score is not None else server_passed is True,
         server_passed=server_passed if isinstance(server_passed, bool) else None,
-        liveness_min_score=_optional_score(
+        liveness_min_score=optional_score(
             record.get("liveness_min_score"), f"{field}.liveness_min_score"
         ),
     )
