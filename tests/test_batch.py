@@ -461,3 +461,22 @@ async def test_stream_leaves_a_fresh_token_alone(server, client, png) -> None:
     jobs = [CompareLivenessRequest(png(1), [png(0)])]
     await _collect(client.stream(jobs, renew_token_within=60))
     assert [r.method for r in server.requests] == ["POST"]
+
+
+async def test_fail_fast_loses_no_finished_outcome(server, client, png) -> None:
+    """Unordered fail-fast: outcomes that finished behind the failure are delivered, not dropped."""
+    server.script(png(5), faults=[Fault.status(404)])
+    for later in (6, 7, 8):
+        server.script(png(later), faults=[Fault.delay(0.05)])
+    jobs = [(i, CompareLivenessRequest(png(i), [png(0)])) for i in range(1, 100)]
+    async with client.stream(jobs, concurrency=4, fail_fast=True) as results:
+        # A reader that is late: four outcomes fill the buffer, the next four
+        # (the failure first) finish and wait to be handed over.
+        await anyio.sleep(0.4)
+        delivered = []
+        async for outcome in results:
+            delivered.append(outcome)
+            await anyio.sleep(0.01)
+    assert 5 in [o.key for o in delivered if not o.ok]
+    assert sorted(o.key for o in delivered) == list(range(1, 9))
+    assert results.summary.total == len(delivered)

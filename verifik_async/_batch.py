@@ -204,7 +204,6 @@ class BatchStream(Generic[R]):
         self._send: MemoryObjectSendStream[Outcome[R]] = send
         self._receive: MemoryObjectReceiveStream[Outcome[R]] = receive
         self._task_group: TaskGroup | None = None
-        self._feed_scope = anyio.CancelScope()
         self._input_error: BaseException | None = None
         # the job source, pulled by the workers themselves
         self._sync_jobs: Iterator[Any] | None = None
@@ -212,6 +211,9 @@ class BatchStream(Generic[R]):
         self._pull_lock = anyio.Lock()
         self._next_index = 0
         self._exhausted = False
+        # fail-fast: the calls in flight, and whether ordered delivery stopped
+        self._call_scopes: set[anyio.CancelScope] = set()
+        self._halted = False
         # ordered mode: finished outcomes waiting for their turn
         self._pending: dict[int, Outcome[R]] = {}
         self._next_to_emit = 0
@@ -333,10 +335,9 @@ class BatchStream(Generic[R]):
         else:
             self._sync_jobs = iter(self._jobs)
         try:
-            with self._feed_scope:
-                async with self._send, anyio.create_task_group() as workers:
-                    for _ in range(self._concurrency):
-                        workers.start_soon(self._work)
+            async with self._send, anyio.create_task_group() as workers:
+                for _ in range(self._concurrency):
+                    workers.start_soon(self._work)
         finally:
             self._exhausted = True
             if isinstance(self._async_jobs, AsyncGenerator):
@@ -349,10 +350,12 @@ class BatchStream(Generic[R]):
         # input that would not run if the caller stopped now.
         while (pulled := await self._pull()) is not None:
             outcome = await self._execute(*pulled)
+            if outcome is None:  # its call was cancelled by fail-fast
+                continue
             self._record(outcome)
             if self._fail_fast and outcome.error is not None:
-                # No new job starts; the workers stop once this failure has
-                # been delivered (in ordered mode, after the jobs before it).
+                # No new job starts; once this failure is delivered (in ordered
+                # mode, after the jobs before it) the calls in flight stop.
                 self._stopped_early = self._exhausted = True
             await self._emit(outcome)
 
@@ -388,21 +391,30 @@ class BatchStream(Generic[R]):
         self._in_flight += 1
         return index, _as_job(item)
 
-    async def _execute(self, index: int, job: Job) -> Outcome[R]:
-        if job.error is None and self._limiter is not None:
-            await self._limiter.acquire()
+    async def _execute(self, index: int, job: Job) -> Outcome[R] | None:
+        """Run one job; None if fail-fast cancelled its call."""
         started = time.monotonic()
         result: Any = None
         error: VerifikError | None = job.error
         if error is None:
-            try:
-                result = await self._call(job.request)
-            except VerifikError as exc:
-                error = exc
-            except Exception as exc:
-                logger.exception("job %d failed unexpectedly", index)
-                error = UnexpectedError(f"{type(exc).__name__}: {exc}")
-                error.__cause__ = exc
+            with anyio.CancelScope() as scope:
+                self._call_scopes.add(scope)
+                try:
+                    if self._limiter is not None:
+                        await self._limiter.acquire()
+                        started = time.monotonic()
+                    result = await self._call(job.request)
+                except VerifikError as exc:
+                    error = exc
+                except Exception as exc:
+                    logger.exception("job %d failed unexpectedly", index)
+                    error = UnexpectedError(f"{type(exc).__name__}: {exc}")
+                    error.__cause__ = exc
+                finally:
+                    self._call_scopes.discard(scope)
+            if scope.cancelled_caught:
+                self._in_flight -= 1
+                return None
         attempts = getattr(result if error is None else error, "attempts", 0)
         return Outcome(index, job.key, result, error, attempts, time.monotonic() - started)
 
@@ -444,7 +456,10 @@ class BatchStream(Generic[R]):
             return
         self._pending[outcome.index] = outcome
         async with self._emit_lock:
-            while (ready := self._pending.pop(self._next_to_emit, None)) is not None:
+            while (
+                not self._halted
+                and (ready := self._pending.pop(self._next_to_emit, None)) is not None
+            ):
                 await self._send.send(ready)
                 self._next_to_emit += 1
                 self._emitted.set()
@@ -453,9 +468,11 @@ class BatchStream(Generic[R]):
 
     def _after_delivery(self, outcome: Outcome[R]) -> None:
         if self._fail_fast and outcome.error is not None:
-            # Only the workers stop: the caller goes on reading what is
-            # buffered, this failure included.
-            self._feed_scope.cancel()
+            # Calls in flight are cancelled; outcomes already finished are
+            # still delivered (in ordered mode none come after the failure).
+            self._halted = self._ordered
+            for scope in self._call_scopes:
+                scope.cancel()
 
 
 def _length(jobs: Any) -> int | None:
