@@ -22,6 +22,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._checks import whole_number
 from ._errors import ClientStateError, InputError, VerifikError
 from ._images import Image
 from ._models import CompareLivenessRequest, coerce_gallery
@@ -37,6 +38,7 @@ __all__ = [
     "Outcome",
     "RateLimiter",
     "UnexpectedError",
+    "len_or_none",
     "pair_jobs",
     "probe_jobs",
 ]
@@ -135,12 +137,6 @@ def _as_job(item: Any) -> Job:
     return Job(item)
 
 
-def _check_positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(name, f"must be a whole number >= 1, got {value!r}")
-    return value
-
-
 class BatchStream(Generic[R]):
     """Results of many calls as they complete; use ``async with client.stream(jobs) as results``.
 
@@ -188,15 +184,15 @@ class BatchStream(Generic[R]):
     ) -> None:
         self._client = client
         self._jobs = jobs
-        self._concurrency = _check_positive("concurrency", concurrency)
+        self._concurrency = whole_number("concurrency", concurrency)
         self._ordered = ordered
-        self._window = _check_positive(
+        self._window = whole_number(
             "reorder_window", reorder_window if reorder_window is not None else 4 * concurrency
         )
         self._fail_fast = fail_fast
         self._limiter = RateLimiter(rate, burst) if rate is not None else None
         self._progress = progress
-        self._total = total if total is not None else _length(jobs)
+        self._total = total if total is not None else len_or_none(jobs)
         self._call: Callable[[Any], Awaitable[Any]] = call or self._default_call
         self._call_options = call_options
         self._renew_token_within = renew_token_within
@@ -475,7 +471,8 @@ class BatchStream(Generic[R]):
                 scope.cancel()
 
 
-def _length(jobs: Any) -> int | None:
+def len_or_none(jobs: Any) -> int | None:
+    """``len(jobs)``, or None for an input without a length (a generator)."""
     try:
         return len(jobs)
     except TypeError:

@@ -264,7 +264,7 @@ class VerifikClient(FaceEndpointsMixin):
         checked now, before any call. Other keyword arguments go to
         :meth:`stream`.
         """
-        from ._batch import probe_jobs
+        from ._batch import len_or_none, probe_jobs
 
         template = CompareLivenessRequest(
             _PLACEHOLDER,
@@ -275,7 +275,7 @@ class VerifikClient(FaceEndpointsMixin):
             liveness_min_score=liveness_min_score,
             crop_face=crop_face,
         )
-        return self.stream(probe_jobs(template, probes), total=_length(probes), **options)
+        return self.stream(probe_jobs(template, probes), total=len_or_none(probes), **options)
 
     def stream_pairs(
         self,
@@ -293,7 +293,7 @@ class VerifikClient(FaceEndpointsMixin):
         A gallery object repeated across pairs is encoded once. The request
         options are checked now; other keyword arguments go to :meth:`stream`.
         """
-        from ._batch import pair_jobs
+        from ._batch import len_or_none, pair_jobs
 
         template = CompareLivenessRequest(
             _PLACEHOLDER,
@@ -304,7 +304,7 @@ class VerifikClient(FaceEndpointsMixin):
             liveness_min_score=liveness_min_score,
             crop_face=crop_face,
         )
-        return self.stream(pair_jobs(template, pairs), total=_length(pairs), **options)
+        return self.stream(pair_jobs(template, pairs), total=len_or_none(pairs), **options)
 
     async def prepare(self, request: Any) -> bytes:
         """Check and encode a request's images, then return its JSON body.
@@ -407,13 +407,6 @@ class VerifikClient(FaceEndpointsMixin):
 
 # Stands in for the probe of a request template; never sent.
 _PLACEHOLDER: Final = Image.from_bytes(b"placeholder")
-
-
-def _length(items: Any) -> int | None:
-    try:
-        return len(items)
-    except TypeError:
-        return None
 
 
 def _is_retryable(exc: VerifikError, policy: RetryPolicy) -> bool:

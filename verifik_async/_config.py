@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._checks import positive_int
 from ._errors import InputError
 from ._retry import RetryPolicy
 
@@ -114,11 +115,6 @@ def _check_token(instance: object, attribute: attrs.Attribute[Any], value: Any) 
         raise InputError("token", "must not contain white space")
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class ClientConfig:
     """Everything a VerifikClient needs to know; change one field with ``attrs.evolve``.
@@ -132,10 +128,10 @@ class ClientConfig:
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=check_base_url)
     timeout: Timeout = attrs.field(factory=Timeout)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    max_connections: int = attrs.field(default=DEFAULT_MAX_CONNECTIONS, validator=_positive_int)
-    max_image_bytes: int = attrs.field(default=DEFAULT_MAX_IMAGE_BYTES, validator=_positive_int)
+    max_connections: int = attrs.field(default=DEFAULT_MAX_CONNECTIONS, validator=positive_int)
+    max_image_bytes: int = attrs.field(default=DEFAULT_MAX_IMAGE_BYTES, validator=positive_int)
     max_gallery_images: int = attrs.field(
-        default=DEFAULT_MAX_GALLERY_IMAGES, validator=_positive_int
+        default=DEFAULT_MAX_GALLERY_IMAGES, validator=positive_int
     )
     user_agent: str = "verifik-async"
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import attrs
 
+from ._checks import positive_int
 from ._errors import InputError
 
 __all__ = [
@@ -24,11 +25,6 @@ DEFAULT_BACKOFF_INITIAL = 0.25
 DEFAULT_BACKOFF_MAX = 10.0
 DEFAULT_MAX_RETRY_AFTER = 60.0
 DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -51,7 +47,7 @@ class RetryPolicy:
     ``retry_statuses``. Never retried: other 4xx, and a cancelled call.
     """
 
-    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS, validator=_positive_int)
+    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS, validator=positive_int)
     backoff_initial: float = attrs.field(default=DEFAULT_BACKOFF_INITIAL, validator=_non_negative)
     backoff_max: float = attrs.field(default=DEFAULT_BACKOFF_MAX, validator=_non_negative)
     backoff_multiplier: float = attrs.field(default=2.0, validator=_non_negative)
